@@ -1,0 +1,22 @@
+"""Shared test set-up.
+
+The tests run against the checkout, not an installed copy: ``_utils`` goes on ``sys.path`` (as
+Salt's loader does for synced utils) and ``sgsim`` is imported from ``sim/``.
+"""
+
+import importlib.util
+import pathlib
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+if str(ROOT / "_utils") not in sys.path:
+    sys.path.insert(0, str(ROOT / "_utils"))
+
+if "sgsim" not in sys.modules:
+    _spec = importlib.util.spec_from_file_location(
+        "sgsim", ROOT / "sim" / "__init__.py", submodule_search_locations=[str(ROOT / "sim")]
+    )
+    _mod = importlib.util.module_from_spec(_spec)
+    sys.modules["sgsim"] = _mod
+    _spec.loader.exec_module(_mod)
