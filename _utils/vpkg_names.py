@@ -1,0 +1,92 @@
+"""Name validation shared by every salt-vpkg module, runner and state.
+
+Names reach Serviceguard and Integrity VM commands as argv elements. A list never goes through a
+shell, but a name like ``-f`` would still be read as an option, and ``../x`` or a newline has no
+business in a package name. So every name is checked against Serviceguard's own rule before any
+command runs: letters, digits, ``.``, ``-`` and ``_``, at most 39 characters, starting and ending
+with a letter or digit (the rule of CAPACITY_NAME, package and node names in the Managing
+Serviceguard manuals). ASCII only: Serviceguard rejects anything else.
+
+Host names (``hpvmmigrate -h``) follow RFC 1123 host names or are IP addresses.
+
+Standard library only; no Salt dunders (see docs/installing.md).
+"""
+
+import ipaddress
+import re
+
+MAX_NAME = 39
+MAX_HOST = 253
+
+# fullmatch, not match + "$": "$" also matches before a trailing newline.
+_NAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,37}[A-Za-z0-9])?")
+_LABEL_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+
+def _shown(value):
+    """A short, printable rendering of a refused value for an error message."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _require_str(value, what):
+    # bool is an int subclass and YAML turns "yes" into True: refuse every non-str explicitly.
+    if not isinstance(value, str):
+        raise ValueError(f"{what} must be a string, got {type(value).__name__} {_shown(value)}")
+    if not value:
+        raise ValueError(f"{what} must not be empty")
+
+
+def check_name(value, what="name"):
+    """Return ``value`` if it is a valid Serviceguard name, else raise ValueError naming ``what``."""
+    _require_str(value, what)
+    if len(value) > MAX_NAME:
+        raise ValueError(f"{what} {_shown(value)} is longer than {MAX_NAME} characters")
+    if not _NAME_RE.fullmatch(value):
+        raise ValueError(
+            f"{what} {_shown(value)} is not a valid Serviceguard name: use letters, digits, '.', '-' "
+            "and '_', starting and ending with a letter or digit"
+        )
+    return value
+
+
+def is_valid_name(value):
+    """True if ``value`` is a valid Serviceguard name (see :func:`check_name`)."""
+    try:
+        check_name(value)
+    except ValueError:
+        return False
+    return True
+
+
+def check_host(value, what="host"):
+    """Return ``value`` if it is a valid host name or IP address, else raise ValueError."""
+    _require_str(value, what)
+    if len(value) > MAX_HOST:
+        raise ValueError(f"{what} {_shown(value)} is longer than {MAX_HOST} characters")
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        pass
+    else:
+        # ipaddress accepts any text as an IPv6 scope ("fe80::1%$(x)"): refuse scopes outright.
+        if "%" not in value:
+            return value
+        raise ValueError(f"{what} {_shown(value)}: IPv6 scope ids are not accepted")
+    labels = value.split(".")
+    # An all-digit last label would make "10.0.0.300" a host name; it is a mistyped address.
+    if all(_LABEL_RE.fullmatch(label) for label in labels) and not labels[-1].isdigit():
+        return value
+    raise ValueError(
+        f"{what} {_shown(value)} is not a valid host name or IP address: use letters, digits and '-' "
+        "in dot-separated labels"
+    )
+
+
+def is_valid_host(value):
+    """True if ``value`` is a valid host name or IP address (see :func:`check_host`)."""
+    try:
+        check_host(value)
+    except ValueError:
+        return False
+    return True

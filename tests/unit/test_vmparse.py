@@ -1,0 +1,267 @@
+"""``vpkg_vmparse``: hpvmstatus (table, -M, -V) and hpvmmigrate (-s, progress), on the reference's
+real samples, hand-written contract samples and (when present) outputs recorded from the simulator."""
+
+import pathlib
+
+import pytest
+import vpkg_vmparse as vm
+
+DATA = pathlib.Path(__file__).parent / "data"
+
+
+def read(name):
+    return (DATA / name).read_text()
+
+
+@pytest.mark.parametrize(
+    ("text", "mb"),
+    [
+        ("4GB", 4096),
+        ("512MB", 512),
+        ("16 GB", 16384),
+        ("1.5 GB", 1536),
+        ("2048", 2048),
+        ("1TB", 1048576),
+        ("2048KB", 2),
+        ("8gb", 8192),
+        ("4 GiB", 4096),
+    ],
+)
+def test_memory_mb(text, mb):
+    assert vm.memory_mb(text) == mb
+
+
+@pytest.mark.parametrize("text", ["", "GB", "4 XB", "-4GB", "four GB", None, "4GB4"])
+def test_memory_mb_refuses(text):
+    with pytest.raises(vm.ParseError, match="bad memory size"):
+        vm.memory_mb(text)
+
+
+# --- table ----------------------------------------------------------------------------------------
+
+
+def test_table_juanma_sample():
+    guests = vm.parse_status_table(read("hpvmstatus_table_juanma.txt"))
+    assert list(guests) == ["oratest01", "sapvm01"]
+    ora = guests["oratest01"]
+    assert (ora["vm_number"], ora["os_type"], ora["state"], ora["vcpus"], ora["memory_mb"]) == (
+        1,
+        "HPUX",
+        "On",
+        4,
+        16384,
+    )
+    sap = guests["sapvm01"]
+    assert (sap["state"], sap["vcpus"], sap["memory_mb"]) == ("Off", 3, 8192)
+
+
+def test_table_off_nr_and_unknown_row():
+    head = read("hpvmstatus_table_juanma.txt")
+    guests = vm.parse_status_table(
+        head + "oldcopy                  4 HPUX    Off (NR)       2     1     1    4 GB        0\n"
+    )
+    assert guests["oldcopy"]["state"] == "Off (NR)"
+    assert guests["oldcopy"]["runnable"] is False
+    with pytest.raises(vm.ParseError, match="garbage row"):
+        vm.parse_status_table(head + "garbage row\n")
+
+
+def test_table_stops_at_next_section():
+    text = read("hpvmstatus_table_juanma.txt") + "\n[Other]\nsomething else entirely\n"
+    assert set(vm.parse_status_table(text)) == {"oratest01", "sapvm01"}
+
+
+# --- -M -------------------------------------------------------------------------------------------
+
+
+def test_machine_lines():
+    guests = vm.parse_status_machine(read("hpvmstatus_M_handwritten.txt"))
+    assert guests["slvm1"] == {
+        "name": "slvm1",
+        "vm_number": 1,
+        "os_type": "HPUX",
+        "state": "On",
+        "runnable": True,
+        "modifiable": True,
+        "visible": True,
+        "online_migration": True,
+        "boot": "Manual",
+        "vcpus": 2,
+        "memory_mb": 4096,
+        "vswitches": ["vsw1", "vsw2"],
+        "devices": ["/dev/rdisk/disk12", "/dev/slvm/lvol1"],
+        "cpu_family": "itanium2-9300",
+        "migration": None,
+    }
+    # A migration status holding colons does not shift vCPUs and memory.
+    web2 = guests["web2"]
+    assert web2["migration"] == {"direction": "out", "peer": "xyzo2", "phase": "Copy"}
+    assert (web2["vcpus"], web2["memory_mb"], web2["online_migration"]) == (4, 512, False)
+    old = guests["old1"]
+    assert (old["state"], old["runnable"], old["visible"]) == ("Off (NR)", False, False)
+
+
+def test_machine_opensvc_positions_with_unknown_other_fields():
+    # Real lines carry other things in the fields we assumed: the confirmed ones still read.
+    fields = ["ivm1", "7", "HPUX", "u", "x", "y", "z", "w", "v", "3", "On", "Auto", *["?"] * 7, "4;16", "8GB"]
+    guest = vm.parse_status_machine(":".join(fields))["ivm1"]
+    assert (guest["state"], guest["boot"], guest["vcpus"], guest["memory_mb"]) == ("On", "Auto", 4, 8192)
+    assert guest["runnable"] is None and guest["online_migration"] is None
+
+
+def test_machine_migration_with_semicolons():
+    line = read("hpvmstatus_M_handwritten.txt").splitlines()[0].replace(":-:2;8:", ":in;xyzo1;Frozen:2;8:")
+    assert vm.parse_status_machine(line)["slvm1"]["migration"] == {
+        "direction": "in",
+        "peer": "xyzo1",
+        "phase": "Frozen",
+    }
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "slvm1:1:HPUX",  # too few fields
+        "slvm1:1:HPUX:u:Runnable:Modify:Visible:enabled:OS:2:Maybe:Manual:1:0:v:d:c:1:-:2;8:4GB",  # state
+        "slvm1:1:HPUX:u:Runnable:Modify:Visible:enabled:OS:2:On:Manual:1:0:v:d:c:1:-:two:4GB",  # vcpus
+        "slvm1:1:HPUX:u:Runnable:Modify:Visible:enabled:OS:2:On:Manual:1:0:v:d:c:1:-:2;8:lots",  # memory
+        ":1:HPUX:u:Runnable:Modify:Visible:enabled:OS:2:On:Manual:1:0:v:d:c:1:-:2;8:4GB",  # name
+    ],
+)
+def test_machine_bad_lines_are_shown(line):
+    with pytest.raises(vm.ParseError) as err:
+        vm.parse_status_machine("\n" + line + "\n")
+    assert line in str(err.value)
+
+
+# --- -V -------------------------------------------------------------------------------------------
+
+
+def test_verbose_blocks_match_machine_fields():
+    verbose = vm.parse_status_verbose(read("hpvmstatus_V_handwritten.txt"))
+    machine = vm.parse_status_machine(read("hpvmstatus_M_handwritten.txt"))
+    slvm1 = dict(verbose["slvm1"])
+    assert slvm1.pop("vswitches") == ["vsw1"]
+    expected = dict(machine["slvm1"])
+    expected.pop("vswitches")
+    assert slvm1 == expected
+    old = verbose["old1"]  # runnable_status spelling, "Off (NR)" state
+    assert (old["state"], old["runnable"], old["memory_mb"], old["online_migration"]) == (
+        "Off (NR)",
+        False,
+        512,
+        False,
+    )
+
+
+def test_verbose_block_without_memory_is_shown():
+    text = "Virtual Machine Name : g1\nState : On\nNumber of virtual CPUs : 1\n"
+    with pytest.raises(vm.ParseError) as err:
+        vm.parse_status_verbose(text)
+    assert "'memory'" in str(err.value) and "Virtual Machine Name : g1" in str(err.value)
+
+
+def test_verbose_ignores_blocks_that_are_not_guests():
+    text = "[Authorized Administrators]\nOper Groups : \nAdmin Users : root\n\n" + read(
+        "hpvmstatus_V_handwritten.txt"
+    )
+    assert set(vm.parse_status_verbose(text)) == {"slvm1", "old1"}
+
+
+# --- hpvmmigrate -s -------------------------------------------------------------------------------
+
+
+def test_check_failing_memory():
+    verdict = vm.parse_migrate_check(read("hpvmmigrate_s_fail.txt"), "slvm1", "xyzo2")
+    assert (verdict["guest"], verdict["host"], verdict["migratable"]) == ("slvm1", "xyzo2", False)
+    assert len(verdict["checks"]) == 8
+    assert verdict["checks"][1] == {
+        "name": "memory",
+        "passed": False,
+        "reason": "Target VM Host has 2048 MB free, guest needs 4096 MB.",
+    }
+    assert [c["name"] for c in verdict["checks"] if c["passed"]] == [
+        "target_host",
+        "vswitch",
+        "storage",
+        "cpu_family",
+        "online_migration",
+        "guest_state",
+        "migration_busy",
+    ]
+
+
+def test_check_passing():
+    verdict = vm.parse_migrate_check(read("hpvmmigrate_s_pass.txt"))
+    assert verdict["migratable"] is True
+    assert all(c["passed"] for c in verdict["checks"])
+    assert verdict["messages"] == []
+
+
+def test_check_keeps_real_messages_and_failed_check_wins_over_verdict():
+    text = (
+        read("hpvmmigrate_juanma_messages.txt")
+        + "hpvmmigrate: Check vswitch: failed: x\nGuest can be migrated.\n"
+    )
+    verdict = vm.parse_migrate_check(text)
+    assert verdict["migratable"] is False
+    assert "hpvmmigrate: Target VM Host error - vswitch validation failed." in verdict["messages"]
+
+
+def test_check_without_verdict_or_checks_is_an_error():
+    with pytest.raises(vm.ParseError, match="SSH execution error"):
+        vm.parse_migrate_check(read("hpvmmigrate_juanma_messages.txt"))
+
+
+def test_check_verdict_alone():
+    assert vm.parse_migrate_check("hpvmmigrate: Guest cannot be migrated.\n")["migratable"] is False
+
+
+# --- progress -------------------------------------------------------------------------------------
+
+
+def test_progress_lines():
+    steps = [vm.parse_migrate_progress(line) for line in read("hpvmmigrate_o_handwritten.txt").splitlines()]
+    assert steps == [
+        {"phase": "Init", "percent": 100},
+        {"phase": "Copy", "percent": 25},
+        {"phase": "Copy", "percent": 100},
+        {"phase": "I/O quiesce", "percent": 100},
+        {"phase": "Frozen", "percent": 100},
+        {"phase": "Completion", "percent": 100},
+        None,
+    ]
+
+
+@pytest.mark.parametrize(
+    "line", ["", None, "hpvmmigrate: Guest migrated successfully.", "Copy phase", "Warp phase: 10% complete."]
+)
+def test_progress_other_lines(line):
+    assert vm.parse_migrate_progress(line) is None
+
+
+def test_progress_fraction():
+    assert vm.parse_migrate_progress("hpvmmigrate: Copy phase: 12.5% complete.") == {
+        "phase": "Copy",
+        "percent": 12.5,
+    }
+
+
+# --- recorded from the simulator ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", sorted(DATA.glob("sim_hpvmstatus_M_*.txt")), ids=lambda p: p.name)
+def test_recorded_machine_output(path):
+    guests = vm.parse_status_machine(path.read_text())
+    assert guests
+    for guest in guests.values():
+        assert guest["state"] in ("On", "Off", "Off (NR)")
+        assert guest["memory_mb"] > 0 and guest["vcpus"] > 0
+        assert guest["online_migration"] in (True, False)
+
+
+@pytest.mark.parametrize("path", sorted(DATA.glob("sim_hpvmmigrate_s_*.txt")), ids=lambda p: p.name)
+def test_recorded_check_output(path):
+    verdict = vm.parse_migrate_check(path.read_text())
+    assert verdict["checks"]
+    assert verdict["migratable"] == all(c["passed"] for c in verdict["checks"])
