@@ -1,0 +1,331 @@
+"""Serviceguard capacity model and the preflight of one guest package move.
+
+Pure functions on the cluster shape of ``docs/data.md``: nothing here runs a command or touches
+Salt. The planner (``vpkg_plan``) builds on the same rules, so a move it plans passes ``preflight``
+in the state it plans it for.
+
+Serviceguard's rules (hp-cli.md section 4): a node with no capacity defined has infinite capacity;
+a package that has no weight for a capacity name weighs the cluster default (``WEIGHT_DEFAULT``),
+else 0, except ``package_limit`` whose default is 1; available = capacity - the weights of the
+packages that hold the node (running, and the transitional states that still occupy it).
+"""
+
+import math
+
+PACKAGE_LIMIT = "package_limit"
+
+# States in which a package occupies its node's capacity. Halted and failed ones do not; a package
+# in maintenance, detached, or between start and halt still does (hp-cli.md section 4).
+COUNTED_STATES = frozenset(
+    {
+        "running",
+        "detached",
+        "starting",
+        "start_wait",
+        "halting",
+        "halt_wait",
+        "failing",
+        "fail_wait",
+        "relocate_wait",
+        "maintenance",
+    }
+)
+
+# Weights have at most 3 decimals; sums of floats must not refuse an exact fit.
+EPSILON = 1e-6
+
+
+def check_cluster(cluster):
+    """Raise ``ValueError`` with a clear message unless ``cluster`` has the data.md shape we need."""
+    if not isinstance(cluster, dict):
+        raise ValueError(f"cluster data must be a dict, got {type(cluster).__name__}")
+    for key in ("nodes", "packages"):
+        if not isinstance(cluster.get(key), dict):
+            raise ValueError(f"cluster data has no '{key}' mapping (expected serviceguard.cluster() output)")
+    for name, node in cluster["nodes"].items():
+        if not isinstance(node, dict):
+            raise ValueError(f"node {name}: expected a dict, got {type(node).__name__}")
+        for cap, entry in (node.get("capacities") or {}).items():
+            _number(entry.get("capacity") if isinstance(entry, dict) else None, f"node {name} capacity {cap}")
+    for name, pkg in cluster["packages"].items():
+        if not isinstance(pkg, dict):
+            raise ValueError(f"package {name}: expected a dict, got {type(pkg).__name__}")
+        for wname, value in (pkg.get("weights") or {}).items():
+            _number(value, f"package {name} weight {wname}")
+        if not isinstance(pkg.get("node_list") or [], list):
+            raise ValueError(f"package {name}: node_list must be a list")
+    for wname, value in (cluster.get("default_weights") or {}).items():
+        _number(value, f"default weight {wname}")
+
+
+def _number(value, what):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise ValueError(f"{what} is not a number: {value!r}")
+    return float(value)
+
+
+def is_counted(package):
+    """True when the package occupies capacity on ``package["node"]``."""
+    return package.get("node") is not None and package.get("state") in COUNTED_STATES
+
+
+def node_capacities(node):
+    """``{capacity name: capacity value}`` of a node; empty means infinite."""
+    return {name: float(entry["capacity"]) for name, entry in (node.get("capacities") or {}).items()}
+
+
+def weight(cluster, package, name):
+    """The package's effective weight for capacity ``name`` (explicit, cluster default, or 0/1)."""
+    value = (package.get("weights") or {}).get(name)
+    if value is None:
+        value = (cluster.get("default_weights") or {}).get(name)
+    if value is None:
+        value = 1.0 if name == PACKAGE_LIMIT else 0.0
+    return float(value)
+
+
+def capacity_names(cluster):
+    """Every capacity name defined on some node, in configuration order."""
+    names = {}
+    for node in cluster["nodes"].values():
+        for name in node.get("capacities") or {}:
+            names.setdefault(name, None)
+    return list(names)
+
+
+def weights(cluster, package):
+    """``{capacity name: weight}`` for every capacity name of the cluster."""
+    return {name: weight(cluster, package, name) for name in capacity_names(cluster)}
+
+
+def used(cluster):
+    """``{node: {capacity: sum of weights of the packages counted there}}`` for capacitated nodes."""
+    caps = {name: node_capacities(node) for name, node in cluster["nodes"].items()}
+    load = {name: dict.fromkeys(c, 0.0) for name, c in caps.items()}
+    for pkg in cluster["packages"].values():
+        node = pkg.get("node")
+        if node in load and is_counted(pkg):
+            for cap in load[node]:
+                load[node][cap] += weight(cluster, pkg, cap)
+    return load
+
+
+def available(cluster, node, reserved=None, load=None):
+    """``{capacity: available}`` on ``node``, less what ``reserved`` holds there for moves in flight."""
+    load = used(cluster) if load is None else load
+    held = (reserved or {}).get(node) or {}
+    caps = node_capacities(cluster["nodes"][node])
+    return {cap: value - load[node][cap] - float(held.get(cap, 0.0)) for cap, value in caps.items()}
+
+
+def headroom(caps, avail, need):
+    """Smallest relative capacity left after adding ``need``: the 'most available' ranking key.
+
+    Relative, so that capacities of different units compare; infinite for an uncapacitated node.
+    """
+    if not caps:
+        return math.inf
+    return min(((avail[c] - need.get(c, 0.0)) / caps[c]) if caps[c] > 0 else -math.inf for c in caps)
+
+
+def dependents_index(cluster):
+    """``{package: [(dependent package, dependency dict)]}``: who depends on whom."""
+    index = {}
+    for name, pkg in cluster["packages"].items():
+        for dep in pkg.get("dependencies") or []:
+            index.setdefault(dep.get("package"), []).append((name, dep))
+    return index
+
+
+def _rule(dep):
+    return (str(dep.get("condition") or "up").lower(), str(dep.get("location") or "").lower())
+
+
+def dependency_problems(cluster, where, name, target, *, moving_with=(), index=None):
+    """Reasons why ``name`` on ``target`` would break a same_node / different_node dependency.
+
+    ``where`` maps each package that is up to its node; ``moving_with`` names packages that go to
+    ``target`` in the same operation (a same_node group). Both directions are checked: the
+    package's own dependencies at the target, and the packages that depend on it.
+    """
+    group = set(moving_with) | {name}
+
+    def at(pkg):
+        return target if pkg in group else where.get(pkg)
+
+    problems = []
+    for dep in cluster["packages"][name].get("dependencies") or []:
+        other, (cond, loc) = dep.get("package"), _rule(dep)
+        node = at(other)
+        shown = f"on {node}" if node else "not running"
+        if cond == "up" and loc == "same_node" and node != target:
+            problems.append(f"{name} needs {other} up on the same node; {other} is {shown}")
+        elif cond == "up" and loc == "different_node" and node == target:
+            problems.append(f"{name} needs {other} up on a different node; {other} runs on {target}")
+        elif cond == "down" and loc == "same_node" and node == target:
+            problems.append(f"{name} needs {other} down on its node; {other} runs on {target}")
+    index = dependents_index(cluster) if index is None else index
+    for other, dep in index.get(name, []):
+        node = at(other)
+        if node is None:
+            continue
+        cond, loc = _rule(dep)
+        if cond == "up" and loc == "same_node" and node != target:
+            problems.append(f"{other} on {node} needs {name} up on the same node; move them together")
+        elif cond == "up" and loc == "different_node" and node == target:
+            problems.append(f"{other} on {target} needs {name} up on a different node")
+        elif cond == "down" and loc == "same_node" and node == target:
+            problems.append(f"{other} on {target} needs {name} down on its node")
+    return problems
+
+
+def where_up(cluster):
+    """``{package: node}`` for every package that occupies a node."""
+    return {name: pkg["node"] for name, pkg in cluster["packages"].items() if is_counted(pkg)}
+
+
+def checks_ok(checks):
+    """A preflight passes when every check passes (and there is at least one)."""
+    return bool(checks) and all(check["ok"] for check in checks)
+
+
+def merge_checks(result, checks):
+    """A copy of a preflight result with more checks (e.g. the guest's) and ``ok`` recomputed."""
+    merged = dict(result, checks=list(result["checks"]) + [dict(check) for check in checks])
+    merged["ok"] = checks_ok(merged["checks"])
+    return merged
+
+
+def preflight(cluster, package, target, reserved=None, source=None, *, moving_with=()):
+    """Every Serviceguard-level check of moving ``package`` to ``target``; nothing raised for a failure.
+
+    ``reserved`` is ``{node: {capacity: amount}}`` held by moves in flight; ``source``, when given,
+    is where the caller believes the package runs; ``moving_with`` names packages moving to the same
+    target in the same operation (same_node dependencies). Guest-level checks (online migration,
+    ``hpvmmigrate -s``) are added by the caller with ``merge_checks``.
+    """
+    check_cluster(cluster)
+    checks = []
+
+    def add(name, ok, reason):
+        checks.append({"name": name, "ok": bool(ok), "reason": reason})
+
+    pkg = cluster["packages"].get(package)
+    node = cluster["nodes"].get(target)
+    runs_on = pkg.get("node") if pkg else None
+    add(
+        "package",
+        pkg is not None,
+        f"package {package} exists" if pkg else f"no package {package} in the cluster",
+    )
+    if pkg is None:
+        for name in ("guest", "running", "target", "node_list", "switching", "capacity", "dependencies"):
+            add(name, False, f"not checked: no package {package}")
+        return _result(package, source, target, checks)
+    guest = pkg.get("vm_name")
+    add(
+        "guest",
+        bool(guest),
+        f"{package} is the package of guest {guest}" if guest else f"{package} is not a VM guest package",
+    )
+    running = pkg.get("state") == "running" and runs_on is not None
+    if not running:
+        add("running", False, f"{package} is {pkg.get('state') or 'in an unknown state'}, not running")
+    elif source is not None and runs_on != source:
+        add("running", False, f"{package} runs on {runs_on}, not on {source}")
+    else:
+        add("running", True, f"{package} runs on {runs_on}")
+    source = runs_on if source is None else source
+    if node is None:
+        add("target", False, f"no node {target} in the cluster")
+    elif target == runs_on:
+        add("target", False, f"{package} already runs on {target}")
+    elif node.get("status") != "up" or node.get("state") != "running":
+        add("target", False, f"node {target} is {node.get('status')}/{node.get('state')}, not up/running")
+    else:
+        add("target", True, f"node {target} is up and running")
+    in_list = target in (pkg.get("node_list") or [])
+    add(
+        "node_list",
+        in_list,
+        f"{target} is in {package}'s node list"
+        if in_list
+        else f"{target} is not in {package}'s node list {pkg.get('node_list') or []}",
+    )
+    switching = (pkg.get("switching") or {}).get(target)
+    add(
+        "switching",
+        switching is True,
+        f"node switching of {package} is enabled on {target}"
+        if switching is True
+        else f"node switching of {package} is {'not known' if switching is None else 'disabled'} on {target}"
+        f" (cmmodpkg -e -n {target} {package})",
+    )
+    if node is None:
+        add("capacity", False, f"not checked: no node {target}")
+    else:
+        group = [pkg] + [
+            cluster["packages"][p] for p in moving_with if p in cluster["packages"] and p != package
+        ]
+        for check in _capacity_checks(cluster, group, target, reserved):
+            add(*check)
+    problems = dependency_problems(cluster, where_up(cluster), package, target, moving_with=moving_with)
+    add("dependencies", not problems, "; ".join(problems) or "dependencies respected on " + target)
+    return _result(package, source, target, checks)
+
+
+def _capacity_checks(cluster, group, target, reserved):
+    """One (name, ok, reason) per capacity name of the target, for the packages of ``group``."""
+    caps = node_capacities(cluster["nodes"][target])
+    if not caps:
+        return [("capacity", True, f"{target} defines no capacity (infinite)")]
+    avail = available(cluster, target, reserved)
+    out = []
+    for cap in caps:
+        need = sum(weight(cluster, member, cap) for member in group)
+        ok = need <= avail[cap] + EPSILON
+        verb = "covers" if ok else "does not cover"
+        out.append(
+            (
+                f"capacity:{cap}",
+                ok,
+                f"{target} has {_fmt(avail[cap])} of {cap} available (capacity {_fmt(caps[cap])}), "
+                f"{verb} the weight {_fmt(need)}",
+            )
+        )
+    return out
+
+
+def _fmt(value):
+    return f"{value:.3f}".rstrip("0").rstrip(".") if math.isfinite(value) else str(value)
+
+
+def _result(package, source, target, checks):
+    return {"ok": checks_ok(checks), "package": package, "source": source, "target": target, "checks": checks}
+
+
+def choose_target(cluster, package, reserved=None):
+    """``(node, reasons)``: the eligible node with the most available capacity, or ``(None, reasons)``.
+
+    Eligible means every ``preflight`` check passes. "Most available" is the largest smallest relative
+    headroom left after the move (an uncapacitated node ranks first); ties go to node-list order.
+    ``reasons`` maps each ineligible node to the reasons of its failed checks, joined by '; '.
+    """
+    check_cluster(cluster)
+    pkg = cluster["packages"].get(package)
+    order = list((pkg or {}).get("node_list") or [])
+    order += [n for n in cluster["nodes"] if n not in order]
+    load = used(cluster)
+    best, best_key, reasons = None, None, {}
+    for rank, node in enumerate(order):
+        if pkg is not None and node == pkg.get("node"):
+            continue
+        result = preflight(cluster, package, node, reserved)
+        if not result["ok"]:
+            reasons[node] = "; ".join(c["reason"] for c in result["checks"] if not c["ok"])
+            continue
+        caps = node_capacities(cluster["nodes"][node])
+        key = (headroom(caps, available(cluster, node, reserved, load), weights(cluster, pkg)), -rank)
+        if best_key is None or key > best_key:
+            best, best_key = node, key
+    return best, reasons

@@ -1,0 +1,90 @@
+"""When each planned move may run: Integrity VM's one-migration-per-host rule and capacity order.
+
+Pure. A plan (``vpkg_plan.plan``) is a sequence that is safe run one move at a time. Running
+moves at once is safe when two rules hold (docs/planner.md, "The scheduler"):
+
+1. a VM host takes part in one online migration at a time, as source or as target;
+2. a move *into* node X starts only once every move before it in the plan that touches X (into or
+   out of X) has finished.
+
+Rule 2 is what keeps capacity safe: when a move into X starts, X's load is at most what the plan
+counted at that point (earlier moves touching X are done; later moves into X wait for it; later
+moves out of X only free capacity). Moves out of a node need no such wait. The earliest pending
+move of the plan is always runnable once the running moves end, so the schedule cannot deadlock.
+"""
+
+try:
+    import vpkg_capacity  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
+except ImportError:
+    from saltext.vpkg.utils import vpkg_capacity
+
+
+def _name(move):
+    return move["package"] if isinstance(move, dict) else move
+
+
+def next_runnable(pending, running=(), cluster=None, reserved=None):
+    """The moves of ``pending`` that may start now, in plan order.
+
+    ``pending`` holds the moves not started yet, in plan order (remove a move when it starts);
+    ``running`` the moves in progress (move dicts). Finished moves, successful or not, are simply in
+    neither list. With ``cluster`` (the current ``serviceguard.cluster()``) and ``reserved`` (capacity
+    held by the running moves, ``{node: {capacity: amount}}``), a move is also held back while its
+    target's actual available capacity does not cover it, which protects the cluster when an earlier
+    move failed and did not free what the plan counted on.
+
+    When it returns nothing while nothing runs and moves are pending, those moves cannot run: the
+    caller reports them (``vpkg_capacity.preflight`` gives the reasons).
+    """
+    busy = set()
+    for move in running:
+        busy.update((move["source"], move["target"]))
+    touched = set()  # nodes touched by an earlier pending move: a move into them must wait
+    load = vpkg_capacity.used(cluster) if cluster is not None else None
+    start = []
+    for move in pending:
+        source, target = move["source"], move["target"]
+        ready = source not in busy and target not in busy and target not in touched
+        if ready and cluster is not None:
+            ready = _fits_now(cluster, move, reserved, load)
+        if ready:
+            start.append(move)
+            busy.update((source, target))
+        touched.update((source, target))
+    return start
+
+
+def _fits_now(cluster, move, reserved, load):
+    if move["target"] not in cluster["nodes"] or move["package"] not in cluster["packages"]:
+        return False
+    pkg = cluster["packages"][move["package"]]
+    avail = vpkg_capacity.available(cluster, move["target"], reserved, load)
+    return all(vpkg_capacity.weight(cluster, pkg, c) <= a + vpkg_capacity.EPSILON for c, a in avail.items())
+
+
+def schedule(moves):
+    """Waves of moves that may run together, each wave after the previous one has finished.
+
+    Built by repeatedly starting every runnable move (``next_runnable``) as if all moves lasted the
+    same: the number of waves is the makespan in migrations. An executor does better by calling
+    ``next_runnable`` whenever a move ends instead of waiting for a whole wave.
+    """
+    for move in moves:
+        if move["source"] == move["target"]:
+            raise ValueError(f"move of {move['package']} has the same source and target {move['source']}")
+    pending, waves = list(moves), []
+    while pending:
+        wave = next_runnable(pending)
+        started = {id(m) for m in wave}
+        pending = [m for m in pending if id(m) not in started]
+        waves.append(wave)
+    return waves
+
+
+def lower_bound(moves):
+    """A lower bound on the number of waves: the busiest host's number of migrations."""
+    count = {}
+    for move in moves:
+        for node in (move["source"], move["target"]):
+            count[node] = count.get(node, 0) + 1
+    return max(count.values(), default=0)
