@@ -19,7 +19,7 @@ $(STAMP): $(PY) setup.cfg pyproject.toml $(shell find _modules _runners _states 
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m sgsim.demo
+	$(PY) demo/run.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,357 @@
+"""
+Online move of an HP Serviceguard VM guest package, run on the VM host where the guest runs.
+
+This is ``cmmovevpkg -P PKG -h HOST`` done through Salt: disable package switching, migrate the
+guest online (``hpvmmigrate -o``), make Serviceguard show the package on the target (live
+application detach: ``cmhaltpkg -d`` here, ``cmrunpkg -n TARGET`` adopts the running guest there)
+and put switching back exactly as it was. Every step is checked; when the guest's location cannot
+be established, switching stays off and the error says so and names the restoring commands.
+
+:depends: the ``serviceguard`` and ``hpvm`` execution modules of this project
+:configuration: Optional settings (minion config, grains or pillar):
+
+    .. code-block:: yaml
+
+        vpkg.node: xyzo1            # this VM host's Serviceguard node name (default: grains host)
+        vpkg.migrate_timeout: 3600  # seconds an online migration may take before it is aborted
+        vpkg.events: true           # fire progress events under vpkg/move/ on the master bus
+"""
+
+import contextlib
+import errno
+import fcntl
+import logging
+import os
+import time
+
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+try:
+    import vpkg_capacity
+    import vpkg_move  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
+    import vpkg_names
+except ImportError:
+    from saltext.vpkg.utils import vpkg_capacity, vpkg_move, vpkg_names  # pip-installed
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "vpkg"
+
+
+def __virtual__():
+    for needed in ("serviceguard.cluster", "hpvm.guest"):
+        if needed not in __salt__:
+            return (
+                False,
+                f"The vpkg module needs {needed} (the serviceguard and hpvm modules failed to load)",
+            )
+    return __virtualname__
+
+
+def _config(key, default):
+    return __salt__["config.get"](f"vpkg.{key}", default)
+
+
+def local_node():
+    """
+    The Serviceguard node name of this VM host.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt xyzo1 vpkg.local_node
+    """
+    return str(_config("node", None) or __grains__.get("host") or __grains__.get("id"))
+
+
+def _validate(package, target):
+    try:
+        vpkg_names.check_name(package, "package")
+        vpkg_names.check_name(target, "target")
+    except ValueError as exc:
+        raise SaltInvocationError(str(exc)) from None
+
+
+def _fire(package, phase, data):
+    """Progress on the master's event bus; a lost event must never fail a move."""
+    if not _config("events", True) or __opts__.get("file_client") == "local":
+        return
+    payload = {"package": package, "phase": phase}
+    payload.update(data)
+    try:
+        __salt__["event.send"](
+            f"vpkg/move/{package}/{phase.lower().replace('/', '').replace(' ', '_')}", payload
+        )
+    except Exception:  # noqa: BLE001 - events are best effort by design
+        log.warning("Could not send progress event for package %s", package, exc_info=True)
+
+
+@contextlib.contextmanager
+def _package_lock(package):
+    """One move per package at a time on this host: a second one is refused, not queued."""
+    lock_dir = os.path.join(__opts__["cachedir"], "vpkg", "locks")
+    os.makedirs(lock_dir, mode=0o700, exist_ok=True)
+    path = os.path.join(lock_dir, f"{package}.lock")
+    with open(path, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EACCES):
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                raise CommandExecutionError(
+                    f"A move of package {package} is already in progress on this node ({holder}); "
+                    "refusing to start a second one."
+                ) from None
+            raise
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}, since {time.strftime('%Y-%m-%dT%H:%M:%S')}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+
+
+def _guest_checks(guest, target):
+    """Integrity VM's own verdicts: online migration enabled, and ``hpvmmigrate -s``."""
+    checks = []
+    info = __salt__["hpvm.guest"](guest)
+    enabled = bool(info.get("online_migration"))
+    checks.append(
+        {
+            "name": "online_migration",
+            "ok": enabled,
+            "reason": "" if enabled else f"online migration is disabled for guest {guest}",
+        }
+    )
+    verdict = __salt__["hpvm.check_migrate"](guest, target)
+    for item in verdict.get("checks", []):
+        checks.append(
+            {
+                "name": f"hpvmmigrate:{item['name']}",
+                "ok": bool(item.get("passed")),
+                "reason": item.get("reason", ""),
+            }
+        )
+    if not verdict.get("checks"):
+        checks.append({"name": "hpvmmigrate", "ok": bool(verdict.get("migratable")), "reason": ""})
+    return checks
+
+
+def check(package, target):
+    """
+    Preflight of an online move of ``package`` from this node to ``target``; nothing changes.
+
+    Returns every check with its verdict and reason: the package is a VM guest package running
+    here; the target is up, in the package's node list, with node switching enabled; its
+    available capacity covers the package's weight for every capacity; the guest has online
+    migration enabled; and ``hpvmmigrate -s`` passes.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt xyzo1 vpkg.check slvm1 xyzo2
+    """
+    _validate(package, target)
+    cluster = __salt__["serviceguard.cluster"]()
+    return _check(cluster, package, target)
+
+
+def _check(cluster, package, target):
+    source = local_node()
+    result = vpkg_capacity.preflight(cluster, package, target, source=source)
+    pkg = cluster["packages"].get(package) or {}
+    guest = pkg.get("vm_name")
+    if result["ok"] and guest:
+        # Integrity VM's checks run only when Serviceguard's pass: hpvmmigrate -s on a package
+        # that is not ours to move would only add noise.
+        result["checks"].extend(_guest_checks(guest, target))
+        result["ok"] = all(c["ok"] for c in result["checks"])
+    result.update({"package": package, "guest": guest, "source": source, "target": target})
+    return result
+
+
+def move(package, target, timeout=None):
+    """
+    Move the running guest package ``package`` from this node to ``target``, online.
+
+    Steps: preflight; record switching; disable package switching (``cmmodpkg -d``); online
+    migration (``hpvmmigrate -o``) with progress events under ``vpkg/move/<package>/``; verify
+    the source copy is Not Runnable; detach here (``cmhaltpkg -d``) and adopt on the target
+    (``cmrunpkg -n target``); restore switching as recorded (``cmmodpkg -e``).
+
+    On failure raises ``CommandExecutionError`` whose info holds every step. If the guest is
+    verified still running here, switching is restored first; if its location cannot be
+    established, switching is left off and the message names the commands that restore it.
+
+    timeout
+        Seconds the online migration may take before it is aborted (default
+        ``vpkg.migrate_timeout``, 3600).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt xyzo1 vpkg.move slvm1 xyzo2
+    """
+    _validate(package, target)
+    if timeout is not None:
+        try:
+            timeout = float(timeout)
+        except (TypeError, ValueError):
+            raise SaltInvocationError(f"timeout must be a number of seconds, not {timeout!r}") from None
+        if timeout <= 0:
+            raise SaltInvocationError("timeout must be a positive number of seconds")
+    else:
+        timeout = float(_config("migrate_timeout", 3600))
+    with _package_lock(package):
+        return _move(package, target, timeout)
+
+
+class _Move:
+    """The record of one move: steps, timings, and the final result or error."""
+
+    def __init__(self, package, target):
+        self.package = package
+        self.target = target
+        self.source = local_node()
+        self.guest = None
+        self.steps = []
+        self.started = time.monotonic()
+        self.unprotected_since = None
+        self.unprotected = None
+        self.snapshot = None
+
+    def add(self, name, ok, since, comment="", **extra):
+        self.steps.append(vpkg_move.step(name, ok, time.monotonic() - since, comment, **extra))
+
+    def result(self, ok, comment, switching_after=None):
+        return {
+            "result": ok,
+            "package": self.package,
+            "guest": self.guest,
+            "source": self.source,
+            "target": self.target,
+            "comment": comment,
+            "steps": self.steps,
+            "switching": {"before": self.snapshot, "after": switching_after},
+            "unprotected_seconds": None if self.unprotected is None else round(self.unprotected, 3),
+            "seconds": round(time.monotonic() - self.started, 3),
+        }
+
+    def fail(self, comment, switching_after=None):
+        info = self.result(False, comment, switching_after)
+        _fire(self.package, "failed", {"source": self.source, "target": self.target, "result": info})
+        raise CommandExecutionError(comment, info=info)
+
+
+def _move(package, target, timeout):
+    mv = _Move(package, target)
+    t0 = time.monotonic()
+    cluster = __salt__["serviceguard.cluster"]()
+    preflight = _check(cluster, package, target)
+    mv.guest = preflight["guest"]
+    failed = vpkg_move.failed_checks(preflight["checks"])
+    mv.add("preflight", not failed, t0, "; ".join(failed), checks=preflight["checks"])
+    if failed:
+        mv.fail(f"Package {package} cannot move from {mv.source} to {target}: " + "; ".join(failed))
+    mv.snapshot = vpkg_move.switching_snapshot(cluster["packages"][package])
+    _fire(package, "start", {"source": mv.source, "target": target, "percent": 0})
+
+    t0 = time.monotonic()
+    __salt__["serviceguard.disable_switching"](package)
+    mv.unprotected_since = time.monotonic()
+    mv.add("disable_switching", True, t0, "cmmodpkg -d " + package)
+
+    migrate_ok, detail = _migrate(mv, timeout)
+    t0 = time.monotonic()
+    source_state = _source_state(mv.guest)
+    where = vpkg_move.guest_location(migrate_ok, source_state)
+    mv.add("verify", where != vpkg_move.UNKNOWN, t0, f"source copy: {source_state}; guest on {where}")
+
+    if where == vpkg_move.ON_SOURCE:
+        after = _restore_switching(mv, mv.source)
+        mv.fail(
+            f"Online migration of guest {mv.guest} to {target} failed; the guest still runs on "
+            f"{mv.source} and package switching is restored. hpvmmigrate said: {detail}",
+            after,
+        )
+    if where == vpkg_move.UNKNOWN:
+        mv.fail(
+            vpkg_move.unknown_location_message(
+                package, mv.guest, mv.source, target, f"hpvmmigrate: {detail}; source copy: {source_state}"
+            ),
+            {"autorun": False, "switching": mv.snapshot["switching"]},
+        )
+
+    t0 = time.monotonic()
+    try:
+        __salt__["serviceguard.halt"](package, detach=True)
+        __salt__["serviceguard.run"](package, node=target)
+    except CommandExecutionError as exc:
+        mv.add("adopt", False, t0, str(exc))
+        mv.fail(
+            vpkg_move.adopt_failed_message(package, mv.guest, target, str(exc)),
+            {"autorun": False, "switching": mv.snapshot["switching"]},
+        )
+    mv.add("adopt", True, t0, f"cmhaltpkg -d {package}; cmrunpkg -n {target} {package}")
+    _fire(package, "adopted", {"source": mv.source, "target": target, "percent": 100})
+
+    after = _restore_switching(mv, target)
+    comment = f"Package {package} moved online from {mv.source} to {target}."
+    info = mv.result(True, comment, after)
+    _fire(package, "done", {"source": mv.source, "target": target, "percent": 100, "result": info})
+    return info
+
+
+def _migrate(mv, timeout):
+    """Run the online migration, streaming its progress; returns (ok, what it said)."""
+    t0 = time.monotonic()
+
+    def progress(event):
+        data = {"source": mv.source, "target": mv.target}
+        data.update(event)
+        _fire(mv.package, event.get("phase") or "migrate", data)
+
+    try:
+        out = __salt__["hpvm.migrate"](mv.guest, mv.target, online=True, timeout=timeout, progress=progress)
+    except CommandExecutionError as exc:
+        mv.add("migrate", False, t0, str(exc))
+        return False, str(exc)
+    mv.add("migrate", True, t0, out.get("message", "") if isinstance(out, dict) else str(out))
+    return True, "Guest migrated successfully."
+
+
+def _source_state(guest):
+    try:
+        return __salt__["hpvm.guest"](guest).get("state")
+    except CommandExecutionError as exc:
+        log.warning("Could not read the state of guest %s here: %s", guest, exc)
+        return None
+
+
+def _restore_switching(mv, node):
+    """Put global switching back as recorded; per-node switching was never changed."""
+    t0 = time.monotonic()
+    if mv.snapshot["autorun"]:
+        try:
+            __salt__["serviceguard.enable_switching"](mv.package)
+        except CommandExecutionError as exc:
+            mv.add("restore_switching", False, t0, str(exc))
+            mv.fail(
+                f"Package {mv.package} runs on {node}, but re-enabling package "
+                f"switching failed: {exc}. Switching is LEFT DISABLED; restore it with: "
+                + vpkg_move.command_line(["cmmodpkg", "-e", mv.package]),
+                {"autorun": False, "switching": mv.snapshot["switching"]},
+            )
+    if mv.unprotected_since is not None:
+        mv.unprotected = time.monotonic() - mv.unprotected_since
+    mv.add(
+        "restore_switching", True, t0, "cmmodpkg -e " + mv.package if mv.snapshot["autorun"] else "unchanged"
+    )
+    return dict(mv.snapshot)

@@ -1,0 +1,299 @@
+"""
+Master-side coordination of HP Serviceguard VM guest packages: status, preflight and online moves.
+
+``salt-run vpkg.move slvm1 xyzo2`` does what ``cmmovevpkg -v -P slvm1 -h xyzo2`` does on a VM
+host, with a preflight on the master's view that counts capacity held by moves in flight (two
+concurrent moves can never overbook one target), progress events, and a truthful result that
+lists every step.
+
+:depends: the ``vpkg``, ``serviceguard`` and ``hpvm`` execution modules on every VM host
+:configuration: Optional, in the master config:
+
+    .. code-block:: yaml
+
+        vpkg:
+          node_map:            # Serviceguard node name -> minion id, where they differ
+            xyzo1: vmhost1.example.com
+          minions: "*"         # who to ask for the cluster view when node_map is empty (glob)
+          timeout: 30          # seconds to wait for a status or check answer
+          move_timeout: 3600   # seconds an online migration may take
+"""
+
+import logging
+import os
+import time
+
+from salt.exceptions import SaltInvocationError
+
+try:
+    import vpkg_capacity
+    import vpkg_master  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
+    import vpkg_names
+    import vpkg_reserve
+except ImportError:
+    from saltext.vpkg.utils import vpkg_capacity, vpkg_master, vpkg_names, vpkg_reserve  # pip-installed
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "vpkg"
+
+
+def __virtual__():
+    return __virtualname__
+
+
+def _config():
+    return __opts__.get("vpkg") or {}
+
+
+def _master():
+    return vpkg_master.Master(__opts__, _config())
+
+
+def _registry():
+    return vpkg_reserve.Registry(os.path.join(__opts__["cachedir"], "vpkg"))
+
+
+def _name(value, what, optional=False):
+    if optional and value is None:
+        return None
+    try:
+        return vpkg_names.check_name(value, what)
+    except ValueError as exc:
+        raise SaltInvocationError(str(exc)) from None
+
+
+def _progress(message, **data):
+    data["message"] = message
+    try:
+        __jid_event__.fire_event(data, "progress")
+    except NameError:  # called outside a runner job (unit tests)
+        log.info("%s", message)
+
+
+def _failed(ret):
+    """A runner cannot raise for an operational failure and still return its steps."""
+    __context__["retcode"] = 1
+    return ret
+
+
+def status():
+    """
+    The cluster as Serviceguard sees it: nodes with capacities, guest packages and moves in flight.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run vpkg.status
+    """
+    master = _master()
+    try:
+        cluster, reporter = master.cluster()
+    except vpkg_master.NoClusterView as exc:
+        return _failed({"result": False, "comment": str(exc)})
+    return {
+        "cluster": cluster["name"],
+        "status": cluster["status"],
+        "reported_by": reporter,
+        "nodes": cluster["nodes"],
+        "packages": cluster["packages"],
+        "in_flight": _registry().entries(),
+    }
+
+
+def _locate(cluster, package):
+    pkg = cluster["packages"].get(package)
+    if pkg is None:
+        return None, f"package {package} is not a configured package name"
+    if not pkg.get("node"):
+        return None, f"package {package} is not running on any node"
+    return pkg["node"], ""
+
+
+def _plan_move(cluster, package, target, reserved):
+    """Pick the target if needed and run the preflight against the capacity still free."""
+    source, why = _locate(cluster, package)
+    if source is None:
+        name = "package" if package not in cluster["packages"] else "running"
+        return None, target, {"ok": False, "checks": [{"name": name, "ok": False, "reason": why}]}
+    if target is None:
+        target, reasons = vpkg_capacity.choose_target(cluster, package, reserved=reserved)
+        if target is None:
+            checks = [{"name": f"target:{n}", "ok": False, "reason": r} for n, r in reasons.items()]
+            return source, None, {"ok": False, "checks": checks or [_no_target(package)]}
+    return source, target, vpkg_capacity.preflight(cluster, package, target, reserved=reserved, source=source)
+
+
+def _no_target(package):
+    return {"name": "target", "ok": False, "reason": f"no eligible node for package {package}"}
+
+
+def check(package, target=None):
+    """
+    Preflight of moving ``package`` to ``target`` (or to the best eligible node); nothing changes.
+
+    The master's checks (capacity net of moves in flight, node list, switching, node status)
+    and the source VM host's (online migration enabled, ``hpvmmigrate -s``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run vpkg.check slvm1 xyzo2
+        salt-run vpkg.check slvm1
+    """
+    package = _name(package, "package")
+    target = _name(target, "target", optional=True)
+    master = _master()
+    try:
+        cluster, _ = master.cluster()
+    except vpkg_master.NoClusterView as exc:
+        return _failed({"result": False, "package": package, "comment": str(exc)})
+    with _registry().locked() as session:
+        reserved = session.reserved()
+    source, target, pre = _plan_move(cluster, package, target, reserved)
+    ret = _check_result(master, package, source, target, pre)
+    return ret if ret["result"] else _failed(ret)
+
+
+def _check_result(master, package, source, target, pre):
+    checks = list(pre["checks"])
+    if pre["ok"]:
+        ok, host = master.call(source, "vpkg.check", [package, target])
+        if ok and isinstance(host, dict):
+            seen = {c["name"] for c in checks}
+            checks.extend(c for c in host.get("checks", []) if c["name"] not in seen)
+        else:
+            checks.append({"name": "source_host", "ok": False, "reason": f"{source}: {host}"})
+    ok = all(c["ok"] for c in checks)
+    failed = [f"{c['name']}: {c['reason']}" for c in checks if not c["ok"]]
+    return {
+        "result": ok,
+        "package": package,
+        "source": source,
+        "target": target,
+        "checks": checks,
+        "comment": (f"Package {package} can move from {source} to {target}." if ok else "; ".join(failed)),
+    }
+
+
+def move(package, target=None, test=False, timeout=None):
+    """
+    Move the running guest package ``package`` online to ``target`` (or the best eligible node).
+
+    The preflight runs on the master's view, counting capacity reserved by moves in flight; then
+    the source VM host's ``vpkg.move`` runs while its progress events are relayed. ``test=True``
+    returns the plan and every check without changing anything.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run vpkg.move slvm1 xyzo2
+        salt-run vpkg.move slvm1 test=True
+    """
+    package = _name(package, "package")
+    target = _name(target, "target", optional=True)
+    timeout = _timeout(timeout)
+    started = time.monotonic()
+    master = _master()
+    try:
+        cluster, _ = master.cluster()
+    except vpkg_master.NoClusterView as exc:
+        return _failed({"result": False, "package": package, "comment": str(exc)})
+
+    registry = _registry()
+    with registry.locked() as session:
+        busy = session.find(package)
+        reserved = session.reserved()
+        source, target, pre = _plan_move(cluster, package, target, reserved)
+        entry = None
+        if busy:
+            pre["ok"] = False
+            pre["checks"].append(
+                {
+                    "name": "not_moving",
+                    "ok": False,
+                    "reason": f"a move of package {package} to {busy['target']} is already in progress",
+                }
+            )
+        elif pre["ok"] and not test:
+            weights = cluster["packages"][package].get("weights") or {}
+            entry = session.add(package, source, target, weights)
+    if test or not pre["ok"]:
+        ret = (
+            _check_result(master, package, source, target, pre)
+            if test
+            else _refused(package, source, target, pre)
+        )
+        ret["test"] = bool(test)
+        if test and ret["result"]:
+            ret["result"] = None
+            ret["comment"] = f"Package {package} would move online from {source} to {target}."
+        return ret if ret["result"] is not False else _failed(ret)
+    try:
+        ret = _run_move(master, package, source, target, timeout)
+    finally:
+        registry.release(entry["id"])
+    ret["seconds"] = round(time.monotonic() - started, 3)
+    return ret if ret["result"] else _failed(ret)
+
+
+def _timeout(timeout):
+    if timeout is None:
+        return float(_config().get("move_timeout", 3600))
+    try:
+        value = float(timeout)
+    except (TypeError, ValueError):
+        raise SaltInvocationError(f"timeout must be a number of seconds, not {timeout!r}") from None
+    if value <= 0:
+        raise SaltInvocationError("timeout must be a positive number of seconds")
+    return value
+
+
+def _refused(package, source, target, pre):
+    failed = [f"{c['name']}: {c['reason']}" for c in pre["checks"] if not c["ok"]]
+    return {
+        "result": False,
+        "package": package,
+        "source": source,
+        "target": target,
+        "checks": pre["checks"],
+        "steps": [],
+        "comment": f"Move of package {package} refused, nothing was changed: " + "; ".join(failed),
+    }
+
+
+def _run_move(master, package, source, target, timeout):
+    _progress(f"{package}: moving from {source} to {target}", package=package, source=source, target=target)
+
+    def relay(tag, data):
+        phase = data.get("phase") or tag.rsplit("/", 1)[-1]
+        pct = data.get("percent")
+        text = f"{package}: {phase}" + (f" {pct}%" if pct is not None else "")
+        _progress(text, **{k: v for k, v in data.items() if k != "result"})
+
+    # The minion's own migration timeout fires first; ours only covers a lost minion.
+    outcome = master.run_with_events(
+        source,
+        "vpkg.move",
+        [package, target],
+        {"timeout": timeout},
+        f"vpkg/move/{package}/",
+        relay,
+        timeout + 120,
+    )
+    final = outcome.get("final")
+    if outcome["answered"] and outcome["ok"] and isinstance(outcome["return"], dict):
+        return outcome["return"]
+    if isinstance(final, dict):
+        return final
+    return {
+        "result": False,
+        "package": package,
+        "source": source,
+        "target": target,
+        "steps": [],
+        "comment": f"Move of package {package} from {source} to {target} failed: {outcome['return']}",
+    }

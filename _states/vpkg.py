@@ -1,0 +1,97 @@
+"""
+Keep HP Serviceguard VM guest packages on the nodes you choose.
+
+.. code-block:: yaml
+
+    slvm1:
+      vpkg.placed:
+        - node: xyzo2
+
+Apply it in a highstate on the VM hosts: the host that runs the package moves it online (see
+the ``vpkg`` execution module); every other host reports that the move is not its to make.
+``sls/vpkg/placement.sls`` in this project renders these states from a pillar map
+``vpkg:placement: {package: node}``.
+
+:depends: the ``vpkg`` and ``serviceguard`` execution modules of this project
+"""
+
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+__virtualname__ = "vpkg"
+
+
+def __virtual__():
+    if "vpkg.move" in __salt__:
+        return __virtualname__
+    return (False, "The vpkg state needs the vpkg execution module (serviceguard and hpvm commands)")
+
+
+def placed(name, node):
+    """
+    Ensure the guest package ``name`` runs on Serviceguard node ``node``, moving it online if not.
+
+    name
+        The guest package.
+    node
+        The node it must run on.
+    """
+    ret = {"name": name, "result": False, "changes": {}, "comment": ""}
+    try:
+        current = __salt__["serviceguard.package"](name)
+    except (CommandExecutionError, SaltInvocationError) as exc:
+        ret["comment"] = str(exc)
+        return ret
+    where = current.get("node")
+    if where == node:
+        ret["result"] = True
+        ret["comment"] = f"Package {name} already runs on {node}."
+        return ret
+    if not where:
+        ret["comment"] = f"Package {name} is not running on any node; vpkg.placed moves running guests only."
+        return ret
+    here = __salt__["vpkg.local_node"]()
+    if where != here:
+        # Only the VM host running the guest can migrate it; its own highstate will.
+        ret["result"] = True
+        ret["comment"] = (
+            f"Package {name} runs on {where}, not here ({here}); {where} makes the move to {node}."
+        )
+        return ret
+
+    change = {"node": {"old": where, "new": node}}
+    if __opts__["test"]:
+        try:
+            preflight = __salt__["vpkg.check"](name, node)
+        except (CommandExecutionError, SaltInvocationError) as exc:
+            ret["comment"] = str(exc)
+            return ret
+        failed = [f"{c['name']}: {c['reason']}" for c in preflight["checks"] if not c["ok"]]
+        if failed:
+            ret["comment"] = f"Package {name} cannot move from {where} to {node}: " + "; ".join(failed)
+            return ret
+        ret["result"] = None
+        ret["changes"] = change
+        ret["comment"] = f"Package {name} would move online from {where} to {node}; every check passes."
+        return ret
+
+    try:
+        moved = __salt__["vpkg.move"](name, node)
+    except CommandExecutionError as exc:
+        ret["comment"] = getattr(exc, "error", str(exc))
+        if isinstance(exc.info, dict) and exc.info.get("steps"):
+            ret["comment"] += "\nSteps: " + ", ".join(
+                f"{s['step']}={'ok' if s['result'] else 'FAILED'}" for s in exc.info["steps"]
+            )
+        return ret
+    except SaltInvocationError as exc:
+        ret["comment"] = str(exc)
+        return ret
+
+    now = __salt__["serviceguard.package"](name).get("node")
+    if now != node:
+        ret["comment"] = f"vpkg.move reported success but package {name} runs on {now}, not {node}."
+        return ret
+    ret["result"] = True
+    ret["changes"] = change
+    ret["comment"] = moved.get("comment", f"Package {name} moved to {node}.")
+    return ret

@@ -1,0 +1,123 @@
+"""Master-side plumbing of the vpkg runner: which minion is which node, asking them, relaying events.
+
+Kept out of the runner module so that the runner's public functions read as the procedure they
+are. Everything here talks to Salt's client and event bus; the decisions live in ``vpkg_plan``.
+"""
+
+import logging
+import time
+
+import salt.client
+import salt.utils.event
+
+log = logging.getLogger(__name__)
+
+
+class NoClusterView(Exception):
+    """No cluster node answered ``serviceguard.cluster``."""
+
+
+class Master:
+    """The runner's view of the VM hosts: node <-> minion map, calls, and the event bus."""
+
+    def __init__(self, opts, config):
+        self.opts = opts
+        self.config = config or {}
+        self.node_map = dict(self.config.get("node_map") or {})
+        self.timeout = float(self.config.get("timeout", 30))
+        self._client = None
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = salt.client.get_local_client(mopts=self.opts)
+        return self._client
+
+    def minion(self, node):
+        """Serviceguard node names and minion ids are the same unless ``vpkg:node_map`` says otherwise."""
+        return self.node_map.get(node, node)
+
+    def node(self, minion_id):
+        for node, mid in self.node_map.items():
+            if mid == minion_id:
+                return node
+        return minion_id
+
+    def targets(self):
+        """The minions asked for the cluster view: the mapped ones, else ``vpkg:minions`` (glob)."""
+        if self.node_map:
+            return sorted(set(self.node_map.values())), "list"
+        return self.config.get("minions", "*"), self.config.get("tgt_type", "glob")
+
+    def cluster(self):
+        """The cluster from the first cluster node that answers ``serviceguard.cluster``."""
+        tgt, tgt_type = self.targets()
+        errors = {}
+        for answer in self.client.cmd_iter(
+            tgt, "serviceguard.cluster", tgt_type=tgt_type, timeout=self.timeout
+        ):
+            for minion_id, ret in answer.items():
+                value = ret.get("ret") if isinstance(ret, dict) else None
+                if isinstance(value, dict) and "packages" in value and not ret.get("retcode"):
+                    return value, minion_id
+                errors[minion_id] = value
+        detail = "; ".join(f"{m}: {v}" for m, v in errors.items()) or "no minion answered"
+        raise NoClusterView(f"No cluster node answered serviceguard.cluster ({detail}).")
+
+    def call(self, node, fun, arg=(), kwarg=None, timeout=None):
+        """Run one function on one node's minion and wait for its answer: (ok, return)."""
+        minion_id = self.minion(node)
+        ret = self.client.cmd(
+            minion_id,
+            fun,
+            arg=list(arg),
+            kwarg=kwarg or {},
+            timeout=timeout or self.timeout,
+            full_return=True,
+        )
+        if minion_id not in ret:
+            return False, f"minion {minion_id} (node {node}) did not answer {fun}"
+        answer = ret[minion_id]
+        value = answer.get("ret") if isinstance(answer, dict) else answer
+        ok = isinstance(answer, dict) and not answer.get("retcode") and answer.get("success", True)
+        return bool(ok), value
+
+    def run_with_events(self, node, fun, arg, kwarg, tag_prefix, on_event, timeout):
+        """Start ``fun`` on ``node`` and relay its events until it returns or ``timeout`` passes.
+
+        Returns ``{"answered": bool, "ok": bool, "return": ..., "events": [last data of each
+        event tag suffix]}``. The listener is opened before the job is published so that no
+        event fired by a fast minion is missed.
+        """
+        minion_id = self.minion(node)
+        outcome = {"answered": False, "ok": False, "return": None, "final": None}
+        with salt.utils.event.get_master_event(self.opts, self.opts["sock_dir"], listen=True) as bus:
+            pub = self.client.run_job(
+                minion_id, fun, arg=list(arg), kwarg=kwarg or {}, timeout=timeout, listen=False
+            )
+            if not pub or minion_id not in (pub.get("minions") or [minion_id]):
+                outcome["return"] = f"minion {minion_id} (node {node}) is not connected"
+                return outcome
+            ret_tag = f"salt/job/{pub['jid']}/ret/{minion_id}"
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                event = bus.get_event(wait=min(1.0, max(0.05, deadline - time.monotonic())), full=True)
+                if not event:
+                    continue
+                tag, data = event.get("tag", ""), event.get("data") or {}
+                if tag.startswith(tag_prefix):
+                    payload = data.get("data", data) if "data" in data and "package" not in data else data
+                    if isinstance(payload, dict) and payload.get("result") is not None:
+                        outcome["final"] = payload["result"]
+                    on_event(tag, payload)
+                elif tag == ret_tag:
+                    outcome["answered"] = True
+                    outcome["return"] = data.get("return")
+                    outcome["ok"] = bool(data.get("success", True)) and not data.get("retcode")
+                    return outcome
+        outcome["return"] = (
+            f"no answer from minion {minion_id} (node {node}) within {timeout:.0f} s; "
+            f"the job may still be running (jid {pub['jid']})"
+        )
+        outcome["jid"] = pub["jid"]
+        return outcome

@@ -1,0 +1,114 @@
+"""Capacity held by moves in flight, shared by every runner process on the master.
+
+Two ``salt-run vpkg.move`` started at once must never both fit into the same free capacity.
+Each move reserves its package's weights on its target, under an exclusive file lock, *after*
+its preflight passed against the capacity already reserved by the others; the reservation is
+released when the move ends. A reservation whose runner process died is dropped, so a killed
+runner cannot hold capacity forever.
+"""
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+import uuid
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, TypeError, ValueError):
+        return True
+    return True
+
+
+class Registry:
+    """The moves in flight, stored as JSON beside a lock file (owner-only permissions)."""
+
+    def __init__(self, directory):
+        self.directory = directory
+        self.path = os.path.join(directory, "inflight.json")
+        self.lock_path = os.path.join(directory, "inflight.lock")
+
+    @contextlib.contextmanager
+    def locked(self):
+        """Hold the registry for a read-check-reserve sequence; yields a ``Session``."""
+        os.makedirs(self.directory, mode=0o700, exist_ok=True)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            session = Session(self._load())
+            yield session
+            if session.dirty:
+                self._save(session.entries)
+        finally:
+            os.close(fd)
+
+    def _load(self):
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                entries = json.load(handle)
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError):
+            # A damaged registry must not block every move; it is rewritten on the next save.
+            return []
+        return [e for e in entries if isinstance(e, dict) and _pid_alive(e.get("pid"))]
+
+    def _save(self, entries):
+        tmp = f"{self.path}.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(entries, handle)
+        os.replace(tmp, self.path)
+
+    def release(self, entry_id):
+        with self.locked() as session:
+            session.remove(entry_id)
+
+    def entries(self):
+        with self.locked() as session:
+            return list(session.entries)
+
+
+class Session:
+    """The registry's content while the lock is held."""
+
+    def __init__(self, entries):
+        self.entries = entries
+        self.dirty = False
+
+    def find(self, package):
+        return next((e for e in self.entries if e["package"] == package), None)
+
+    def reserved(self):
+        """Capacity held per target node: ``{node: {capacity: amount}}``."""
+        held = {}
+        for entry in self.entries:
+            node = held.setdefault(entry["target"], {})
+            for name, amount in (entry.get("weights") or {}).items():
+                node[name] = node.get(name, 0.0) + float(amount)
+        return held
+
+    def add(self, package, source, target, weights, operation=None):
+        entry = {
+            "id": uuid.uuid4().hex,
+            "package": package,
+            "source": source,
+            "target": target,
+            "weights": dict(weights or {}),
+            "operation": operation,
+            "pid": os.getpid(),
+            "since": time.time(),
+        }
+        self.entries.append(entry)
+        self.dirty = True
+        return entry
+
+    def remove(self, entry_id):
+        before = len(self.entries)
+        self.entries = [e for e in self.entries if e["id"] != entry_id]
+        self.dirty = self.dirty or len(self.entries) != before

@@ -1,0 +1,16 @@
+{#- Orchestrated online move of one guest package.
+
+    salt-run state.orchestrate orch.move pillar='{"vpkg": {"package": "slvm1", "target": "xyzo2"}}'
+
+    The target may be left out: the runner then picks the eligible node with the most
+    available capacity. Copy orch/ into the master's file_roots.
+-#}
+{%- set package = salt['pillar.get']('vpkg:package') %}
+{%- set target = salt['pillar.get']('vpkg:target') %}
+vpkg-move-{{ package }}:
+  salt.runner:
+    - name: vpkg.move
+    - package: {{ package | yaml_dquote }}
+{%- if target %}
+    - target: {{ target | yaml_dquote }}
+{%- endif %}

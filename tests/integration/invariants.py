@@ -1,0 +1,52 @@
+"""Serviceguard's promise, checked from the simulated hosts' own command output.
+
+Every package runs on at most one node, its guest is On on at most one VM host (the package's
+node, when the package runs), and no node's capacity is exceeded.
+"""
+
+import vpkg_sgparse
+import vpkg_vmparse
+
+
+def observe(sim):
+    """The cluster as cmviewcl shows it, and where each guest is On (from each host's hpvmstatus)."""
+    first_up = next(n for n in sim.nodes if _node_up(sim, n))
+    out = sim.run(first_up, ["cmviewcl", "-v", "-f", "line"])
+    assert out.returncode == 0, out.stderr
+    cluster = vpkg_sgparse.parse_cluster(out.stdout)
+    on = {}
+    for node, info in cluster["nodes"].items():
+        if info["status"] != "up":
+            continue
+        status = sim.run(node, ["hpvmstatus", "-M"])
+        assert status.returncode == 0, status.stderr
+        for guest, g in vpkg_vmparse.parse_status_machine(status.stdout).items():
+            if g["state"] == "On":
+                on.setdefault(guest, []).append(node)
+    return cluster, on
+
+
+def _node_up(sim, node):
+    return sim.state()["nodes"][node].get("status", "up") == "up"
+
+
+def check(sim):
+    """Assert the invariants; return (cluster, guest -> nodes where On) for further checks."""
+    cluster, on = observe(sim)
+    for guest, nodes in on.items():
+        assert len(nodes) == 1, f"guest {guest} is On on {nodes}"
+    for name, pkg in cluster["packages"].items():
+        guest = pkg["vm_name"]
+        if pkg["node"] and guest:
+            assert on.get(guest) == [pkg["node"]], (
+                f"package {name} on {pkg['node']}, guest On on {on.get(guest)}"
+            )
+    for name, node in cluster["nodes"].items():
+        for cap, c in node["capacities"].items():
+            assert c["used"] <= c["capacity"] + 1e-9, f"node {name} capacity {cap} exceeded: {c}"
+    return cluster, on
+
+
+def package(sim, name):
+    cluster, _ = check(sim)
+    return cluster["packages"][name]

@@ -1,0 +1,121 @@
+"""salt-run vpkg.move / vpkg.check / vpkg.status with a real master and three minions."""
+
+import concurrent.futures
+
+import invariants
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def test_status_reports_the_cluster(cluster, salt_run):
+    ret = salt_run.run("vpkg.status")
+    assert ret.returncode == 0, ret.stderr
+    assert ret.data["cluster"] == "itest"
+    assert set(ret.data["nodes"]) == {"vmh1", "vmh2", "vmh3"}
+    assert ret.data["packages"]["g1"]["node"] == "vmh1"
+    assert ret.data["nodes"]["vmh2"]["capacities"]["memory"]["available"] == 12
+
+
+def test_move_to_a_node_that_fits(cluster, salt_run):
+    ret = salt_run.run("vpkg.move", "g1", "vmh2")
+    assert ret.returncode == 0, ret.stdout + ret.stderr
+    assert ret.data["result"] is True
+    assert [s["step"] for s in ret.data["steps"]] == [
+        "preflight",
+        "disable_switching",
+        "migrate",
+        "verify",
+        "adopt",
+        "restore_switching",
+    ]
+    assert all(s["result"] for s in ret.data["steps"])
+    pkg = invariants.package(cluster, "g1")
+    assert pkg["node"] == "vmh2" and pkg["autorun"] is True and pkg["state"] == "running"
+    states = {n: cluster.run(n, ["hpvmstatus", "-P", "g1"]).stdout for n in ("vmh1", "vmh2")}
+    assert "Off (NR)" in states["vmh1"] and "On" in states["vmh2"]
+
+
+def test_move_without_target_picks_the_node_with_most_room(cluster, salt_run):
+    ret = salt_run.run("vpkg.move", "narrow")
+    assert ret.returncode == 0, ret.stdout
+    assert ret.data["target"] == "vmh2"  # the only other node in its node list
+    assert invariants.package(cluster, "narrow")["node"] == "vmh2"
+
+
+def _unchanged(cluster, before):
+    after = cluster.state()
+    assert after["packages"] == before["packages"]
+    assert after["guests"] == before["guests"]
+
+
+@pytest.mark.parametrize(
+    ("package", "target", "check"),
+    [("big", "vmh2", "capacity"), ("narrow", "vmh3", "node_list"), ("g1", "vmh1", "target")],
+)
+def test_refused_moves_change_nothing(cluster, salt_run, package, target, check):
+    before = cluster.state()
+    ret = salt_run.run("vpkg.move", package, target)
+    assert ret.returncode != 0
+    assert ret.data["result"] is False
+    assert "nothing was changed" in ret.data["comment"]
+    failed = [c["name"] for c in ret.data["checks"] if not c["ok"]]
+    assert any(check in name for name in failed), failed
+    _unchanged(cluster, before)
+
+
+def test_node_switching_disabled_on_target_is_refused(cluster, salt_run):
+    assert cluster.run("vmh1", ["cmmodpkg", "-d", "-n", "vmh2", "g1"]).returncode == 0
+    before = cluster.state()
+    ret = salt_run.run("vpkg.move", "g1", "vmh2")
+    assert ret.returncode != 0
+    assert any("switching" in c["name"] for c in ret.data["checks"] if not c["ok"])
+    _unchanged(cluster, before)
+
+
+def test_check_and_test_mode_change_nothing(cluster, salt_run):
+    before = cluster.state()
+    ret = salt_run.run("vpkg.check", "g1", "vmh3")
+    assert ret.returncode == 0, ret.stdout
+    assert ret.data["result"] is True
+    names = {c["name"] for c in ret.data["checks"]}
+    assert "online_migration" in names and any(n.startswith("hpvmmigrate:") for n in names)
+    ret = salt_run.run("vpkg.move", "g1", "vmh3", "test=True")
+    assert ret.data["result"] is None and ret.data["test"] is True
+    _unchanged(cluster, before)
+
+
+def test_bad_arguments_are_refused_before_anything_runs(cluster, salt_run):
+    for args in (["-f", "vmh2"], ["g1", "../etc"], ["g1;reboot", "vmh2"], ["g1", "vmh2", "timeout=-1"]):
+        ret = salt_run.run("vpkg.move", *args)
+        assert ret.returncode != 0
+        assert "Traceback" not in ret.stdout + ret.stderr
+        assert "Passed invalid arguments" in ret.stdout + ret.stderr or "must" in ret.stdout + ret.stderr
+
+
+def _slow(cluster, guest, factor=40):
+    ret = cluster.sgsim("fault", "add", "migration-slow", guest, str(factor), "--home", str(cluster.home))
+    assert ret.returncode == 0, ret.stderr
+
+
+def test_two_concurrent_moves_of_one_package(cluster, salt_run):
+    _slow(cluster, "g1")
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        rets = list(pool.map(lambda t: salt_run.run("vpkg.move", "g1", t), ["vmh2", "vmh3"]))
+    ok = [r for r in rets if r.returncode == 0]
+    refused = [r for r in rets if r.returncode != 0]
+    assert len(ok) == 1 and len(refused) == 1, [r.data for r in rets]
+    assert "already in progress" in str(refused[0].data)
+    assert invariants.package(cluster, "g1")["node"] == ok[0].data["target"]
+
+
+def test_two_concurrent_moves_cannot_overbook_a_target(cluster, salt_run):
+    _slow(cluster, "g1")
+    _slow(cluster, "g2")
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        rets = list(pool.map(lambda p: salt_run.run("vpkg.move", p, "vmh3"), ["g1", "g2"]))
+    assert sorted(r.returncode == 0 for r in rets) == [False, True], [r.data for r in rets]
+    refused = next(r for r in rets if r.returncode != 0)
+    assert any("capacity" in c["name"] for c in refused.data["checks"] if not c["ok"])
+    cl, _ = invariants.check(cluster)
+    assert cl["nodes"]["vmh3"]["capacities"]["memory"]["used"] == 12
