@@ -1,0 +1,19 @@
+"""sgsim: a simulator of HP Serviceguard, Integrity VM and the SG IVS toolkit commands.
+
+Kept import-free on purpose: every simulated command is a fresh process and loads this package
+first, so anything imported here is paid on every ``cmviewcl``.
+"""
+
+__version__ = "0.1.0"
+
+
+def examples_dir():
+    """Return the folder of the shipped example clusters (``seed.yaml``, ``demo.yaml``)."""
+    import pathlib
+
+    return pathlib.Path(__file__).resolve().parent / "examples"
+
+
+def example_path(name):
+    """Return the path of a shipped example cluster by name (``"seed"``, ``"demo"``)."""
+    return examples_dir() / f"{name}.yaml"
