@@ -8,6 +8,7 @@ import pytest
 import vpkg_sgparse as sg
 
 DATA = pathlib.Path(__file__).parent / "data"
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def read(name):
@@ -249,3 +250,37 @@ def test_recorded_simulator_output(path):
     for node in cluster["nodes"].values():
         for cap in node["capacities"].values():
             assert cap["available"] == pytest.approx(cap["capacity"] - cap["used"])
+
+
+def test_simulator_forms_agree_with_each_other():
+    # -p PKG (prefix dropped) and -l node -n NODE give what the full -v output gives.
+    cluster = sg.parse_cluster(read("sim_cmviewcl_v_line_seed.txt"))
+    assert sg.parse_package(read("sim_cmviewcl_p_slvm1.txt"), "slvm1") == cluster["packages"]["slvm1"]
+    assert sg.parse_node(read("sim_cmviewcl_n_xyzo2.txt"), "xyzo2") == cluster["nodes"]["xyzo2"]
+    # Without -v the basic keys match and the -v-only ones are empty.
+    brief = sg.parse_cluster(read("sim_cmviewcl_line_seed.txt"))
+    for name, pkg in brief["packages"].items():
+        full = cluster["packages"][name]
+        for key in ("name", "type", "status", "state", "node", "autorun"):
+            assert pkg[key] == full[key]
+        assert (pkg["weights"], pkg["node_list"], pkg["switching"]) == ({}, [], {})
+    assert {n: node["capacities"] for n, node in brief["nodes"].items()} == {n: {} for n in cluster["nodes"]}
+
+
+def test_simulator_seed_matches_its_yaml():
+    import yaml
+
+    spec = yaml.safe_load((ROOT / "sim" / "examples" / "seed.yaml").read_text())
+    cluster = sg.parse_cluster(read("sim_cmviewcl_v_line_seed.txt"))
+    assert cluster["name"] == spec["cluster"]
+    for pkg in spec["packages"]:
+        got = cluster["packages"][pkg["name"]]
+        assert got["node"] == pkg.get("node")
+        assert got["node_list"] == pkg["node_list"]
+        assert got["weights"] == {k: float(v) for k, v in pkg["weights"].items()}
+        assert got["priority"] == pkg.get("priority")
+    for node in spec["nodes"]:
+        caps = cluster["nodes"][node["name"]]["capacities"]
+        for cname, value in node["capacities"].items():
+            used = sum(p["weights"].get(cname, 0) for p in spec["packages"] if p.get("node") == node["name"])
+            assert caps[cname] == {"capacity": value, "used": used, "available": value - used}

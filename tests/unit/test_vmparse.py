@@ -265,3 +265,42 @@ def test_recorded_check_output(path):
     verdict = vm.parse_migrate_check(path.read_text())
     assert verdict["checks"]
     assert verdict["migratable"] == all(c["passed"] for c in verdict["checks"])
+
+
+@pytest.mark.parametrize("suffix", ["", "_after_move"])
+def test_simulator_status_forms_agree(suffix):
+    machine = vm.parse_status_machine(read(f"sim_hpvmstatus_M_seed_xyzo1{suffix}.txt"))
+    table = vm.parse_status_table(read(f"sim_hpvmstatus_table_seed_xyzo1{suffix}.txt"))
+    assert list(table) == list(machine)
+    for name, guest in machine.items():
+        for key in ("vm_number", "state", "runnable", "vcpus", "memory_mb"):
+            assert table[name][key] == guest[key]
+    if not suffix:
+        assert vm.parse_status_verbose(read("sim_hpvmstatus_V_seed_xyzo1.txt")) == machine
+        assert vm.parse_status_verbose(read("sim_hpvmstatus_V_P_slvm1.txt")) == {"slvm1": machine["slvm1"]}
+
+
+def test_simulator_move_leaves_a_not_runnable_copy():
+    before = vm.parse_status_machine(read("sim_hpvmstatus_M_seed_xyzo1.txt"))["slvm1"]
+    after = vm.parse_status_machine(read("sim_hpvmstatus_M_seed_xyzo1_after_move.txt"))["slvm1"]
+    assert (before["state"], before["runnable"]) == ("On", True)
+    assert (after["state"], after["runnable"], after["visible"]) == ("Off (NR)", False, False)
+
+
+def test_simulator_progress_runs_through_the_phases_in_order():
+    lines = read("sim_hpvmmigrate_o_slvm1_xyzo2.txt").splitlines()
+    steps = [s for s in map(vm.parse_migrate_progress, lines) if s]
+    order = ["Init", "Copy", "I/O quiesce", "Frozen", "Completion"]
+    assert [p for p in order if p in {s["phase"] for s in steps}] == order
+    ranks = [(order.index(s["phase"]), s["percent"]) for s in steps]
+    assert ranks == sorted(ranks)
+    assert lines[-1] == "hpvmmigrate: Guest migrated successfully."
+
+
+def test_simulator_checks():
+    ok = vm.parse_migrate_check(read("sim_hpvmmigrate_s_slvm1_xyzo2.txt"))
+    refused = vm.parse_migrate_check(read("sim_hpvmmigrate_s_ora1_xyzo3.txt"))
+    assert ok["migratable"] is True
+    assert refused["migratable"] is False
+    assert [c["name"] for c in ok["checks"]] == [c["name"] for c in refused["checks"]]
+    assert [c["name"] for c in refused["checks"] if not c["passed"]] == ["storage"]
