@@ -10,7 +10,6 @@ is synthesised here per docs/formats.md. Prints the figures; asserts nothing abo
 import argparse
 import pathlib
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,69 +20,37 @@ sys.path.insert(0, str(ROOT / "_utils"))
 import vpkg_sgparse  # noqa: E402
 
 
+def _load_sgsim():
+    """Import sgsim from the checkout (sim/), as tests/conftest.py does: an installed copy may be stale."""
+    import importlib.util
+
+    if "sgsim" not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            "sgsim", ROOT / "sim" / "__init__.py", submodule_search_locations=[str(ROOT / "sim")]
+        )
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["sgsim"] = module
+        spec.loader.exec_module(module)
+    from sgsim import generate, testing
+
+    return generate, testing
+
+
 def from_simulator(nodes, packages):
-    """The text printed by the simulator's cmviewcl, or None when the simulator cannot do it yet."""
+    """The text printed by the simulator's cmviewcl, or None when the simulator cannot do it."""
+    try:
+        generate, testing = _load_sgsim()
+    except (ImportError, OSError) as err:
+        print(f"simulator unavailable ({err}); synthesising the text")
+        return None
     with tempfile.TemporaryDirectory() as tmpname:
-        tmp = pathlib.Path(tmpname)
-        sgsim = [sys.executable, "-m", "sgsim"]
-        env_home = ["--home", str(tmp / "home")]
-        try:
-            spec = subprocess.run(
-                [*sgsim, "generate", "--nodes", str(nodes), "--packages", str(packages)],
-                capture_output=True,
-                text=True,
-                check=True,
-                cwd=ROOT,
-                env=_env(tmp),
-            )
-            (tmp / "big.yaml").write_text(spec.stdout)
-            subprocess.run(
-                [*sgsim, "init", str(tmp / "big.yaml"), *env_home],
-                check=True,
-                capture_output=True,
-                cwd=ROOT,
-                env=_env(tmp),
-            )
-            first = _first_node(spec.stdout)
-            subprocess.run(
-                [*sgsim, "install-host", first, str(tmp / "bin"), *env_home],
-                check=True,
-                capture_output=True,
-                cwd=ROOT,
-                env=_env(tmp),
-            )
-            out = subprocess.run(
-                [str(tmp / "bin" / "cmviewcl"), "-v", "-f", "line"],
-                check=True,
-                capture_output=True,
-                text=True,
-                env=_env(tmp),
-            )
-        except (subprocess.CalledProcessError, OSError, ValueError):
+        doc = generate.build(nodes, packages)
+        cluster = testing.SimCluster.create(pathlib.Path(tmpname) / "sim", doc)
+        out = cluster.run(cluster.nodes[0], ["cmviewcl", "-v", "-f", "line"], timeout=120)
+        if out.returncode != 0:
+            print(f"simulator cmviewcl failed ({out.stderr.strip()}); synthesising the text")
             return None
         return out.stdout
-
-
-def _env(tmp):
-    import os
-
-    env = dict(os.environ)
-    # Run the simulator from the checkout (sim/ is the package sgsim), not a possibly stale install.
-    shim = tmp / "path"
-    shim.mkdir(exist_ok=True)
-    if not (shim / "sgsim").exists():
-        (shim / "sgsim").symlink_to(ROOT / "sim")
-    env["PYTHONPATH"] = f"{shim}:{env.get('PYTHONPATH', '')}"
-    return env
-
-
-def _first_node(yaml_text):
-    import yaml
-
-    spec = yaml.safe_load(yaml_text)
-    nodes = spec["nodes"]
-    node = nodes[0] if isinstance(nodes, list) else next(iter(nodes))
-    return node["name"] if isinstance(node, dict) else node
 
 
 def synthesise(nodes, packages):
