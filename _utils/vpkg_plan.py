@@ -59,6 +59,7 @@ class State:
         }
         self.total_guests = max(1, len(self.where))
         self.moves, self.unplaced = [], []
+        self._static, self._need = {}, {}
 
     # -- what may move, and where -------------------------------------------------------------
     def why_not_movable(self, name):
@@ -81,8 +82,37 @@ class State:
             and node in self.up_set
         )
 
+    def static_targets(self, unit):
+        """The nodes that every package of ``unit`` may run on (node list, switching, up), cached."""
+        key = tuple(unit)
+        if key not in self._static:
+            allowed = None
+            for p in unit:
+                pkg = self.packages[p]
+                switching = pkg.get("switching") or {}
+                mine = {n for n in pkg.get("node_list") or [] if switching.get(n) is True} & self.up_set
+                allowed = mine if allowed is None else allowed & mine
+            self._static[key] = frozenset(allowed or ())
+        return self._static[key]
+
     def need(self, unit):
-        return {c: sum(self.weights[p][c] for p in unit) for c in next(iter(self.weights.values()), {})}
+        key = tuple(unit)
+        if key not in self._need:
+            names = next(iter(self.weights.values()), {})
+            self._need[key] = {c: sum(self.weights[p][c] for p in unit) for c in names}
+        return self._need[key]
+
+    def can_take(self, unit, node, need):
+        """Fast form of ``unit_problem(...) is None`` for a node among ``static_targets(unit)``."""
+        if not self.fits(need, node):
+            return False
+        return not any(
+            vpkg_capacity.dependency_problems(
+                self.cluster, self.where, p, node, moving_with=unit, index=self.index
+            )
+            for p in unit
+            if self.packages[p].get("dependencies") or p in self.index
+        )
 
     def fits(self, need, node):
         used, caps = self.used[node], self.caps[node]
@@ -108,6 +138,8 @@ class State:
 
     def unit_problem(self, unit, node, need=None):
         """None when every package of ``unit`` may go to ``node`` together now, else the reason."""
+        if node in self.static_targets(unit) and self.can_take(unit, node, need or self.need(unit)):
+            return None
         for name in unit:
             if not self.statically_eligible(name, node):
                 return self._static_reason(name, node)
@@ -326,37 +358,41 @@ def _exact(state, movable, targets, greedy, budget):
     Objective, lexicographic: each unit holding a prioritised package, in priority order (a more
     important guest is never given up to place less important ones), then the number of packages
     placed. Evacuation only adds load to the targets, so an assignment that fits at the end fits at
-    every prefix in the same order. Returns (assignment, "exact" or "exact-budget").
+    every prefix in the same order. ``budget`` bounds the target checks; the result says whether
+    the search finished ("exact") or the greedy-or-better placement stands ("exact-budget").
     """
-    sizes = [len(u) for u in movable]
-    ranked = [any(state.packages[p].get("priority") is not None for p in u) for u in movable]
+    # A unit that fits no target before anything is placed fits none later (targets only fill up):
+    # it is out of the search, and if that leaves nothing to gain the greedy placement is optimal.
     chosen = {id(u): n for u, n in greedy}
-    flags = tuple(1 if id(u) in chosen else 0 for u, r in zip(movable, ranked, strict=True) if r)
-    best = {
-        "key": flags + (sum(s for u, s in zip(movable, sizes, strict=True) if id(u) in chosen),),
-        "plan": greedy,
-    }
+    placeable = [u for u in movable if any(state.unit_problem(u, n) is None for n in targets)]
+    if all(id(u) in chosen for u in placeable):
+        return greedy, "greedy"
+    sizes = [len(u) for u in placeable]
+    ranked = [any(state.packages[p].get("priority") is not None for p in u) for u in placeable]
+    flags = tuple(1 if id(u) in chosen else 0 for u, r in zip(placeable, ranked, strict=True) if r)
+    best = {"key": flags + (sum(s for u, s in zip(placeable, sizes, strict=True) if id(u) in chosen),)}
+    best["plan"] = greedy
     left = {"budget": budget}
     path = []
 
     def dfs(i, flags, count):
-        if left["budget"] <= 0:
+        optimistic = (
+            flags + tuple(1 for k in range(i, len(placeable)) if ranked[k]) + (count + sum(sizes[i:]),)
+        )
+        if optimistic <= best["key"] or left["budget"] <= 0:
             return
-        left["budget"] -= 1
-        optimistic = flags + tuple(1 for k in range(i, len(movable)) if ranked[k]) + (count + sum(sizes[i:]),)
-        if optimistic <= best["key"]:
-            return
-        if i == len(movable):
+        if i == len(placeable):
             best["key"], best["plan"] = flags + (count,), list(path)
             return
-        unit, need = movable[i], state.need(movable[i])
-        for node in targets:
-            if state.unit_problem(unit, node, need) is None:
-                done = state.apply(unit, node)
-                path.append((unit, node))
-                dfs(i + 1, flags + ((1,) if ranked[i] else ()), count + sizes[i])
-                path.pop()
-                state.undo(done)
+        unit, need = placeable[i], state.need(placeable[i])
+        left["budget"] -= len(targets)
+        fitting = [n for n in targets if state.unit_problem(unit, n, need) is None]
+        for node in sorted(fitting, key=lambda n: -state.headroom(n, need)):
+            done = state.apply(unit, node)
+            path.append((unit, node))
+            dfs(i + 1, flags + ((1,) if ranked[i] else ()), count + sizes[i])
+            path.pop()
+            state.undo(done)
         dfs(i + 1, flags + ((0,) if ranked[i] else ()), count)
 
     dfs(0, (), 0)
@@ -421,30 +457,54 @@ def balance(state, max_moves=None):
     """
     limit = len(state.where) if max_moves is None else max_moves
     nodes = list(state.up)
+    utils = {n: state.util(n) for n in nodes}
+    # Sources with no improving move, each with the nodes its guests may go to: it stays stuck until
+    # one of those nodes gets lighter (a move's source) or it receives a guest (a move's target).
+    stuck = {}
     while len(state.moves) < limit:
-        utils = {n: state.util(n) for n in nodes}
         by_load = sorted(nodes, key=lambda n: (-utils[n], state.order[n]))
+        ascending = by_load[::-1]
         for source in by_load:
-            move = _best_relief(state, source, utils, sorted(nodes, key=lambda n: (utils[n], state.order[n])))
-            if move is not None:
-                state.apply(*move)
-                break
+            if source in stuck:
+                continue
+            move = _best_relief(state, source, utils, ascending)
+            if move is None:
+                stuck[source] = frozenset().union(
+                    *(state.static_targets(u) for u in _movable_units(state, source))
+                )
+                continue
+            state.apply(*move)
+            target = move[1]
+            utils[source], utils[target] = state.util(source), state.util(target)
+            stuck.pop(target, None)
+            stuck = {
+                n: t
+                for n, t in stuck.items()
+                if source not in t or utils[source] >= utils[n] - BALANCE_TOLERANCE
+            }
+            break
         else:
             return
 
 
 def _best_relief(state, source, utils, ascending):
+    """The move off ``source`` that leaves the busier of its two nodes least utilised, if it improves."""
     ceiling = utils[source] - BALANCE_TOLERANCE
+    if utils[ascending[0]] >= ceiling:
+        return None  # no node is low enough to take anything from this one
     best, best_key = None, None
     for unit in _movable_units(state, source):
         need = state.need(unit)
+        allowed = state.static_targets(unit)
+        if not any(utils[n] < ceiling for n in allowed if n != source):
+            continue
         after_source = state.util(source, need if state.caps[source] else unit, -1)
         if after_source >= ceiling:
             continue
         for node in ascending:
-            if node == source or utils[node] >= ceiling or (best_key and utils[node] >= best_key[0]):
-                continue
-            if state.unit_problem(unit, node, need) is not None:
+            if utils[node] >= ceiling or (best_key and utils[node] > best_key[0]):
+                break  # ascending: no later node can do better
+            if node == source or node not in allowed or not state.can_take(unit, node, need):
                 continue
             after = max(after_source, state.util(node, need if state.caps[node] else unit))
             key = (after, -priority_key(state, unit[0])[0], unit[0])
