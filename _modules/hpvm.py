@@ -47,7 +47,7 @@ def _early_conf(key, default):
     for dunder in ("__opts__", "__grains__", "__pillar__"):
         source = globals().get(dunder)
         try:
-            if source is not None and key in source:
+            if source is not None and source.get(key) is not None:
                 return source[key]
         except (TypeError, AttributeError, LookupError):
             continue
@@ -71,11 +71,11 @@ def _salt(function):
 
 
 def _bin_dir():
-    return str(_salt("config.get")("hpvm.bin_dir", DEFAULT_BIN_DIR))
+    return str(_salt("config.get")("hpvm.bin_dir", DEFAULT_BIN_DIR) or DEFAULT_BIN_DIR)
 
 
 def _timeout(key="hpvm.timeout", default=DEFAULT_TIMEOUT):
-    return _salt("config.get")(key, default)
+    return _salt("config.get")(key, default) or default
 
 
 def _name(value, what):
