@@ -46,19 +46,22 @@ def check_cluster(cluster):
         if not isinstance(node, dict):
             raise ValueError(f"node {name}: expected a dict, got {type(node).__name__}")
         for cap, entry in (node.get("capacities") or {}).items():
-            _number(entry.get("capacity") if isinstance(entry, dict) else None, f"node {name} capacity {cap}")
+            number(entry.get("capacity") if isinstance(entry, dict) else None, f"node {name} capacity {cap}")
     for name, pkg in cluster["packages"].items():
         if not isinstance(pkg, dict):
             raise ValueError(f"package {name}: expected a dict, got {type(pkg).__name__}")
         for wname, value in (pkg.get("weights") or {}).items():
-            _number(value, f"package {name} weight {wname}")
+            number(value, f"package {name} weight {wname}")
         if not isinstance(pkg.get("node_list") or [], list):
             raise ValueError(f"package {name}: node_list must be a list")
+        if pkg.get("priority") is not None:
+            number(pkg["priority"], f"package {name} priority")
     for wname, value in (cluster.get("default_weights") or {}).items():
-        _number(value, f"default weight {wname}")
+        number(value, f"default weight {wname}")
 
 
-def _number(value, what):
+def number(value, what):
+    """``value`` as a float, or ``ValueError`` naming ``what``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
         raise ValueError(f"{what} is not a number: {value!r}")
     return float(value)
@@ -264,8 +267,11 @@ def preflight(cluster, package, target, reserved=None, source=None, *, moving_wi
     if node is None:
         add("capacity", False, f"not checked: no node {target}")
     else:
+        # Companions already on the target are in its load; the others arrive with this package.
         group = [pkg] + [
-            cluster["packages"][p] for p in moving_with if p in cluster["packages"] and p != package
+            other
+            for p in moving_with
+            if p != package and (other := cluster["packages"].get(p)) and other.get("node") != target
         ]
         for check in _capacity_checks(cluster, group, target, reserved):
             add(*check)

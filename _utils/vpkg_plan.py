@@ -36,10 +36,12 @@ class State:
         self.order = {name: i for i, name in enumerate(cluster["nodes"])}
         self.caps = {n: vpkg_capacity.node_capacities(node) for n, node in cluster["nodes"].items()}
         self.used = vpkg_capacity.used(cluster)
+        if not isinstance(reserved or {}, dict) or not isinstance(migratable or {}, dict):
+            raise ValueError("reserved must be {node: {capacity: amount}} and migratable {package: bool}")
         for node, held in (reserved or {}).items():
             for cap, amount in (held or {}).items():
                 if cap in self.used.get(node, {}):
-                    self.used[node][cap] += float(amount)
+                    self.used[node][cap] += vpkg_capacity.number(amount, f"reserved {cap} on {node}")
         self.before = {n: dict(load) for n, load in self.used.items()}
         self.where = vpkg_capacity.where_up(cluster)
         self.index = vpkg_capacity.dependents_index(cluster)
@@ -69,6 +71,10 @@ class State:
             return f"{name} is not a VM guest package"
         if pkg.get("state") != "running" or name not in self.where:
             return f"{name} is {pkg.get('state')}, not running"
+        if self.where[name] not in self.up_set:
+            return (
+                f"{name} runs on {self.where[name]}, which is not up and running: no online migration from it"
+            )
         if self.migratable.get(name) is False:
             return f"online migration is disabled for guest {pkg['vm_name']} (hpvmmodify -x online_migration)"
         return None
@@ -183,9 +189,10 @@ class State:
             self.where[name] = node
             del self.on[source][name]
             self.on[node][name] = None
-            self.moves.append(
-                {"package": name, "source": source, "target": node, "weights": dict(self.weights[name])}
-            )
+            move = {"package": name, "source": source, "target": node, "weights": dict(self.weights[name])}
+            if len(unit) > 1:  # a same_node group: pass these as preflight's moving_with
+                move["with"] = [p for p in unit if p != name]
+            self.moves.append(move)
             done.append((name, source))
         return done
 
@@ -444,7 +451,9 @@ def restore(state, placement):
 
 # -- rebalance --------------------------------------------------------------------------------
 def _movable_units(state, source):
-    names = list(state.on[source])
+    # A guest moves at most once per plan: a second hop is a move the first should have made.
+    moved = {m["package"] for m in state.moves}
+    names = [p for p in state.on[source] if p not in moved]
     return [u for u in units(state, names) if not any(state.why_not_movable(p) for p in u)]
 
 

@@ -56,7 +56,9 @@ def replay(cluster_, moves):
 
     state = copy.deepcopy(cluster_)
     for move in moves:
-        result = vpkg_capacity.preflight(state, move["package"], move["target"], source=move["source"])
+        result = vpkg_capacity.preflight(
+            state, move["package"], move["target"], source=move["source"], moving_with=move.get("with", ())
+        )
         assert result["ok"], (move, [c for c in result["checks"] if not c["ok"]])
         state["packages"][move["package"]]["node"] = move["target"]
     return state
