@@ -1,0 +1,230 @@
+"""The same answers whichever way the modules reach the minion.
+
+Three minions, each a fresh ``salt-call --local`` process against the same simulated host:
+
+- ``checkout``: ``module_dirs`` / ``utils_dirs`` pointing at this checkout;
+- ``synced``: ``_modules`` and ``_utils`` in the file_roots, ``saltutil.sync_all`` run first
+  (synced helpers are imported by name from ``<extmods>/utils``);
+- ``package``: the ``saltext.vpkg`` package laid out as pip installs it (``modules``, ``utils``
+  subpackages) first on ``PYTHONPATH``, found through the installed ``salt.loader`` entry point
+  (helpers imported as ``saltext.vpkg.utils.*``). This stands in for the pip-installed copy,
+  which may be older than the checkout; ``test_installed_copy_is_current`` says when it is.
+"""
+
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from sgsim import example_path
+from sgsim.testing import SimCluster
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BIN = pathlib.Path(sys.executable).parent
+CALLS = [
+    ("serviceguard.cluster", []),
+    ("serviceguard.package", ["slvm1"]),
+    ("serviceguard.node", ["xyzo2"]),
+    ("serviceguard.capacity", []),
+    ("hpvm.guests", []),
+    ("hpvm.guest", ["ora1"]),
+    ("hpvm.check_migrate", ["slvm1", "xyzo2"]),
+    ("hpvm.check_migrate", ["ora1", "xyzo3"]),
+]
+
+# Runs in the minion's own process: Caller is what salt-call uses, and it loads modules the same way.
+QUERY = textwrap.dedent(
+    """
+    import json, sys
+    import salt.client, salt.config
+    opts = salt.config.minion_config(sys.argv[1])
+    caller = salt.client.Caller(mopts=opts)
+    out = [caller.cmd(fun, *args) for fun, args in json.loads(sys.argv[2])]
+    # Which copy of the shared parser the modules imported: synced helpers by name, the package's
+    # as saltext.vpkg.utils.vpkg_sgparse.
+    where = sys.modules.get("vpkg_sgparse") or sys.modules.get("saltext.vpkg.utils.vpkg_sgparse")
+    print(json.dumps({"results": out, "parser": getattr(where, "__file__", None)}))
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory):
+    return SimCluster.create(tmp_path_factory.mktemp("sim"), example_path("seed"))
+
+
+def _minion(base, sim, extra):
+    root = base / "root"
+    conf = base / "conf"
+    conf.mkdir(parents=True)
+    config = {
+        "id": "xyzo1",
+        "root_dir": str(root),
+        "pki_dir": str(root / "pki"),
+        "cachedir": str(root / "cache"),
+        "sock_dir": str(root / "sock"),
+        "log_file": str(root / "minion.log"),
+        "file_client": "local",
+        "user": os.environ.get("USER") or None,
+        "serviceguard.bin_dir": str(sim.bindir("xyzo1")),
+        "hpvm.bin_dir": str(sim.bindir("xyzo1")),
+        **extra,
+    }
+    (conf / "minion").write_text(json.dumps({k: v for k, v in config.items() if v is not None}))
+    return conf / "minion"
+
+
+def _env(pythonpath=None):
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if pythonpath:
+        env["PYTHONPATH"] = str(pythonpath)
+    return env
+
+
+def _query(config, env):
+    proc = subprocess.run(
+        [sys.executable, "-c", QUERY, str(config), json.dumps(CALLS)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _checkout(base, sim):
+    config = _minion(
+        base, sim, {"module_dirs": [str(ROOT / "_modules")], "utils_dirs": [str(ROOT / "_utils")]}
+    )
+    return _query(config, _env())
+
+
+def _synced(base, sim):
+    srv = base / "srv"
+    srv.mkdir()
+    for folder in ("_modules", "_utils"):
+        (srv / folder).symlink_to(ROOT / folder)
+    config = _minion(base, sim, {"file_roots": {"base": [str(srv)]}})
+    sync = subprocess.run(
+        [
+            str(BIN / "salt-call"),
+            "--config-dir",
+            str(config.parent),
+            "--local",
+            "--out=json",
+            "saltutil.sync_all",
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=300,
+        check=False,
+    )
+    assert sync.returncode == 0, sync.stderr[-3000:]
+    synced = json.loads(sync.stdout)["local"]
+    assert "modules.serviceguard" in synced["modules"] and "modules.hpvm" in synced["modules"]
+    assert "utils.vpkg_sgparse" in synced["utils"]
+    # And salt-call itself, once, so the CLI path is covered too.
+    cli = subprocess.run(
+        [
+            str(BIN / "salt-call"),
+            "--config-dir",
+            str(config.parent),
+            "--local",
+            "--out=json",
+            "serviceguard.package",
+            "slvm1",
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=300,
+        check=False,
+    )
+    assert cli.returncode == 0, cli.stderr[-3000:]
+    result = _query(config, _env())
+    assert json.loads(cli.stdout)["local"] == result["results"][1]
+    return result
+
+
+def _package(base, sim):
+    site = base / "site" / "saltext" / "vpkg"
+    site.mkdir(parents=True)
+    shutil.copy(ROOT / "pkg" / "saltext" / "vpkg" / "__init__.py", site / "__init__.py")
+    (site / "modules").symlink_to(ROOT / "_modules")
+    (site / "utils").symlink_to(ROOT / "_utils")
+    config = _minion(base, sim, {})
+    return _query(config, _env(base / "site"))
+
+
+@pytest.fixture(scope="module")
+def answers(tmp_path_factory, sim):
+    return {
+        way: make(tmp_path_factory.mktemp(way), sim)
+        for way, make in (("checkout", _checkout), ("synced", _synced), ("package", _package))
+    }
+
+
+def test_each_way_loads_its_own_copy_of_the_helpers(answers):
+    assert answers["checkout"]["parser"] == str(ROOT / "_utils" / "vpkg_sgparse.py")
+    assert "/extmods/utils/vpkg_sgparse.py" in answers["synced"]["parser"]
+    assert answers["package"]["parser"].endswith("/site/saltext/vpkg/utils/vpkg_sgparse.py")
+
+
+@pytest.mark.parametrize("index", range(len(CALLS)), ids=[f"{f}({','.join(a)})" for f, a in CALLS])
+def test_same_answers(answers, index):
+    checkout = answers["checkout"]["results"][index]
+    assert checkout and not isinstance(checkout, str), checkout  # a real answer, not an error string
+    assert answers["synced"]["results"][index] == checkout
+    assert answers["package"]["results"][index] == checkout
+
+
+def test_answers_are_the_simulated_cluster(answers, sim):
+    cluster, package = answers["checkout"]["results"][:2]
+    state = sim.state()
+    assert set(cluster["packages"]) == set(state["packages"])
+    assert package["node"] == "xyzo1"
+    ok, refused = answers["checkout"]["results"][6:8]
+    assert (ok["migratable"], refused["migratable"]) == (True, False)
+
+
+def test_installed_copy_is_current():
+    spec = subprocess.run(
+        [sys.executable, "-c", "import saltext.vpkg, os; print(os.path.dirname(saltext.vpkg.__file__))"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        check=False,
+    )
+    if spec.returncode != 0:
+        pytest.skip("saltext.vpkg is not installed in this environment")
+    installed = pathlib.Path(spec.stdout.strip())
+    stale = [
+        f"{sub}/{name}"
+        for sub, src in (("modules", "_modules"), ("utils", "_utils"))
+        for name in (
+            "serviceguard.py",
+            "hpvm.py",
+            "vpkg_sgparse.py",
+            "vpkg_vmparse.py",
+            "vpkg_names.py",
+            "vpkg_cmd.py",
+        )
+        if (ROOT / src / name).exists()
+        and (
+            not (installed / sub / name).exists()
+            or (installed / sub / name).read_bytes() != (ROOT / src / name).read_bytes()
+        )
+    ]
+    if stale:
+        pytest.skip(
+            f"the pip-installed copy at {installed} is older than the checkout ({', '.join(stale)}); "
+            "reinstall with `pip install .` to compare it directly"
+        )
