@@ -296,3 +296,17 @@ def test_virtual(tmp_path):
         assert ok is False and "hpvmstatus" in reason and "hpvm.bin_dir" in reason
         (_script(tmp_path, "") / "hpvmmigrate").rename(tmp_path / "hpvmstatus")
         assert hpvm.__virtual__() == "hpvm"
+
+
+def test_docstrings_follow_the_extension_style():
+    import ast
+
+    tree = ast.parse((ROOT / "_modules" / "hpvm.py").read_text())
+    doc = ast.get_docstring(tree)
+    assert ":depends:" in doc and ":configuration:" in doc and ".. code-block:: yaml" in doc
+    public = [n for n in tree.body if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")]
+    assert public
+    for func in public:
+        text = ast.get_docstring(func) or ""
+        assert "CLI Example:" in text and ".. code-block:: bash" in text, func.name
+        assert f"salt xyzo1 hpvm.{func.name}" in text, func.name

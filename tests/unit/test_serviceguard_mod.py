@@ -222,3 +222,17 @@ def test_virtual_not_executable_then_executable(tmp_path):
         assert serviceguard.__virtual__()[0] is False
         cmd.chmod(0o755)
         assert serviceguard.__virtual__() == "serviceguard"
+
+
+def test_docstrings_follow_the_extension_style():
+    import ast
+
+    tree = ast.parse((ROOT / "_modules" / "serviceguard.py").read_text())
+    doc = ast.get_docstring(tree)
+    assert ":depends:" in doc and ":configuration:" in doc and ".. code-block:: yaml" in doc
+    public = [n for n in tree.body if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")]
+    assert public
+    for func in public:
+        text = ast.get_docstring(func) or ""
+        assert "CLI Example:" in text and ".. code-block:: bash" in text, func.name
+        assert f"salt xyzo1 serviceguard.{func.name}" in text, func.name
