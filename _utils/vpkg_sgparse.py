@@ -298,7 +298,5 @@ def parse_cluster(text):
         "status": status,
         "nodes": {n: _node(n, sub, f"node:{n}|") for n, sub in _instances(tree, "node").items()},
         "default_weights": default_weights,
-        "packages": {
-            p: _package(p, sub, f"package:{p}|") for p, sub in _instances(tree, "package").items()
-        },
+        "packages": {p: _package(p, sub, f"package:{p}|") for p, sub in _instances(tree, "package").items()},
     }
