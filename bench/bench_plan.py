@@ -115,11 +115,13 @@ def speed(runs):
         rows.append(("evacuate (85% full)", t, res))
         for label, t, res in rows:
             waves = vpkg_schedule.schedule(res["moves"])
+            bound = vpkg_schedule.lower_bound(res["moves"])
             verdict = "ok" if t <= goal_s else "OVER GOAL"
             print(
                 f"  {n_nodes:>2} nodes x {n_packages:>4} packages  {label:<19} {t * 1000:8.2f} ms"
                 f"  (goal {goal_s * 1000:.0f} ms, {verdict})  moves={len(res['moves'])}"
-                f" unplaced={len(res['unplaced'])} waves={len(waves)} search={res.get('search', '-')}"
+                f" unplaced={len(res['unplaced'])} waves={len(waves)} (bound {bound})"
+                f" search={res.get('search', '-')}"
             )
 
 
