@@ -71,10 +71,10 @@ def _parser():
 def _source_path(source):
     from sgsim import example_path
 
+    if source.isidentifier() and not os.path.isfile(source) and example_path(source).exists():
+        return str(example_path(source))
     if os.path.exists(source):
         return source
-    if source.isidentifier() and example_path(source).exists():
-        return str(example_path(source))
     raise SimError(f"sgsim: {source}: no such file or shipped example")
 
 

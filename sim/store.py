@@ -98,6 +98,10 @@ class Store:
         """Lock, load, yield a Transaction; write back atomically if it changed and nothing raised."""
         try:
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except FileNotFoundError:
+            raise SimError(
+                f"sgsim: no simulator home {self.home}: run 'sgsim init CLUSTER.yaml' first"
+            ) from None
         except OSError as exc:
             raise SimError(f"sgsim: cannot open the simulator home {self.home}: {exc.strerror}") from None
         _critical["depth"] += 1

@@ -35,7 +35,7 @@ class SimCluster:
             doc = source
         else:
             path = pathlib.Path(source)
-            if not path.exists() and example_path(str(source)).exists():
+            if not path.is_file() and example_path(str(source)).exists():
                 path = example_path(str(source))
             doc = config.load_yaml(str(path))
         home = str(base / "home")
