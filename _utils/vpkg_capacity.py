@@ -208,6 +208,15 @@ def preflight(cluster, package, target, reserved=None, source=None, *, moving_wi
     ``hpvmmigrate -s``) are added by the caller with ``merge_checks``.
     """
     check_cluster(cluster)
+    return _preflight(cluster, _context(cluster), package, target, reserved, source, moving_with)
+
+
+def _context(cluster):
+    """What every preflight of one cluster view needs, computed once (choose_target runs many)."""
+    return {"load": used(cluster), "where": where_up(cluster), "index": dependents_index(cluster)}
+
+
+def _preflight(cluster, ctx, package, target, reserved, source, moving_with):  # noqa: PLR0917
     checks = []
 
     def add(name, ok, reason):
@@ -273,19 +282,21 @@ def preflight(cluster, package, target, reserved=None, source=None, *, moving_wi
             for p in moving_with
             if p != package and (other := cluster["packages"].get(p)) and other.get("node") != target
         ]
-        for check in _capacity_checks(cluster, group, target, reserved):
+        for check in _capacity_checks(cluster, ctx, group, target, reserved):
             add(*check)
-    problems = dependency_problems(cluster, where_up(cluster), package, target, moving_with=moving_with)
+    problems = dependency_problems(
+        cluster, ctx["where"], package, target, moving_with=moving_with, index=ctx["index"]
+    )
     add("dependencies", not problems, "; ".join(problems) or "dependencies respected on " + target)
     return _result(package, source, target, checks)
 
 
-def _capacity_checks(cluster, group, target, reserved):
+def _capacity_checks(cluster, ctx, group, target, reserved):
     """One (name, ok, reason) per capacity name of the target, for the packages of ``group``."""
     caps = node_capacities(cluster["nodes"][target])
     if not caps:
         return [("capacity", True, f"{target} defines no capacity (infinite)")]
-    avail = available(cluster, target, reserved)
+    avail = available(cluster, target, reserved, ctx["load"])
     out = []
     for cap in caps:
         need = sum(weight(cluster, member, cap) for member in group)
@@ -321,12 +332,13 @@ def choose_target(cluster, package, reserved=None):
     pkg = cluster["packages"].get(package)
     order = list((pkg or {}).get("node_list") or [])
     order += [n for n in cluster["nodes"] if n not in order]
-    load = used(cluster)
+    ctx = _context(cluster)
+    load = ctx["load"]
     best, best_key, reasons = None, None, {}
     for rank, node in enumerate(order):
         if pkg is not None and node == pkg.get("node"):
             continue
-        result = preflight(cluster, package, node, reserved)
+        result = _preflight(cluster, ctx, package, node, reserved, None, ())
         if not result["ok"]:
             reasons[node] = "; ".join(c["reason"] for c in result["checks"] if not c["ok"])
             continue

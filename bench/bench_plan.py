@@ -109,6 +109,14 @@ def speed(runs):
         for strategy in ("balanced", "minimal"):
             t, res = timed(lambda c=emptied, s=strategy: vpkg_plan.plan(c, {"rebalance": s}), runs)
             rows.append((f"rebalance {strategy}", t, res))
+        # The single-move decisions the runner makes for `vpkg.move` without a target.
+        pkg = next(p for p, v in cluster["packages"].items() if v["node"])
+        t_choose, (target, _) = timed(lambda c=cluster, p=pkg: vpkg_plan.choose_target(c, p), runs)
+        t_pre, _ = timed(lambda c=cluster, p=pkg, t=target: vpkg_plan.preflight(c, p, t), runs)
+        print(
+            f"  {n_nodes:>2} nodes x {n_packages:>4} packages  choose_target {t_choose * 1000:.2f} ms,"
+            f" preflight {t_pre * 1000:.2f} ms"
+        )
         # A cluster too full to take every guest: the exact search behind the greedy pass runs.
         tight = synth(n_nodes, n_packages, fill=0.85)
         t, res = timed(lambda c=tight, f=first: vpkg_plan.plan(c, {"evacuate": f}), runs)
