@@ -146,6 +146,25 @@ def test_exact_search_never_gives_up_a_more_important_guest_for_two_others():
     assert moved(result) == {"vip": "n2"} and set(unplaced(result)) == {"x", "y"}
 
 
+def test_a_search_cut_short_by_its_budget_is_never_worse_than_greedy():
+    c = cluster(
+        [node("n1", {"memory": 20}), node("n2", {"memory": 10}), node("n3", {"memory": 7})],
+        [package(n, "n1", ["n1", "n2", "n3"], {"memory": w}) for n, w in (("a", 7), ("b", 6), ("c", 4))],
+    )
+    result = vpkg_plan.plan(c, {"evacuate": "n1"}, budget=1)
+    assert result["search"] == "exact-budget"
+    assert moved(result) == {"a": "n2", "b": "n3"}  # the greedy placement stands
+    assert set(unplaced(result)) == {"c"}
+
+
+def test_guests_of_a_node_that_is_down_are_reported_not_moved():
+    nodes = three_nodes()
+    nodes[0]["status"], nodes[0]["state"] = "down", "unknown"
+    c = cluster(nodes, [package("g", "n1", ["n1", "n2"], {"memory": 1})])
+    result = vpkg_plan.plan(c, {"evacuate": "n1"})
+    assert result["moves"] == [] and "not up and running" in unplaced(result)["g"]
+
+
 def test_bad_goals_are_clear_errors():
     c = cluster(three_nodes(), [])
     for goal, text in [
@@ -221,6 +240,24 @@ def test_balanced_lowers_the_peak_with_few_moves():
     assert len(result["moves"]) == 2  # 8 memory over three 10s: 4/2/2 is as flat as 2-weight guests go
     again = vpkg_plan.plan(after, {"rebalance": "balanced"})
     assert again["moves"] == []  # balanced already: nothing pointless
+
+
+def test_balanced_without_capacities_spreads_the_guest_count():
+    everywhere = ["n1", "n2", "n3"]
+    c = cluster([node("n1"), node("n2"), node("n3")], [package(f"g{i}", "n1", everywhere) for i in range(6)])
+    after = replay(c, vpkg_plan.plan(c, {"rebalance": "balanced"})["moves"])
+    counts = sorted(sum(p["node"] == n for p in after["packages"].values()) for n in everywhere)
+    assert counts == [2, 2, 2]
+
+
+def test_restore_moves_a_same_node_group_back_together():
+    app = package("app", "n2", ["n1", "n2"], {"memory": 2})
+    app["dependencies"] = [{"name": "d", "package": "db", "condition": "up", "location": "same_node"}]
+    c = cluster(three_nodes((10, 10, 10)), [app, package("db", "n2", ["n1", "n2"], {"memory": 5})])
+    result = vpkg_plan.plan(c, {"restore": {"app": "n1", "db": "n1"}})
+    assert moved(result) == {"app": "n1", "db": "n1"}
+    assert all(m.get("with") for m in result["moves"])
+    replay(c, result["moves"])
 
 
 def test_minimal_empties_the_lightest_node_onto_the_others():
