@@ -283,8 +283,8 @@ def plan(cluster, goal, migratable=None, reserved=None, budget=SEARCH_BUDGET):
         search = evacuate(state, arg, budget)
         return state.result(goal, search=search, left=sorted(p for p, n in state.where.items() if n == arg))
     if kind == "restore":
-        if not isinstance(arg, dict):
-            raise ValueError("restore needs the recorded placement {package: node}")
+        if not isinstance(arg, dict) or not all(isinstance(x, str) for kv in arg.items() for x in kv):
+            raise ValueError("restore needs the recorded placement {package: node}, names as strings")
         restore(state, arg)
         return state.result(goal)
     if kind == "rebalance":

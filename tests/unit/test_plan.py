@@ -171,6 +171,7 @@ def test_bad_goals_are_clear_errors():
         ({"evacuate": "n9"}, "no such node"),
         ({"rebalance": "random"}, "unknown rebalance strategy"),
         ({"restore": ["n1"]}, "recorded placement"),
+        ({"restore": {"g": ["n1"]}}, "names as strings"),
         ({"teleport": 1}, "unknown goal"),
         ("evacuate n1", "goal must be"),
     ]:
