@@ -6,6 +6,7 @@ traceback.
 """
 
 import importlib
+import os
 import sys
 
 from sgsim import faults
@@ -98,6 +99,10 @@ def run(command, home, node, argv):
     except (Aborted, KeyboardInterrupt):
         return 1
     except BrokenPipeError:
+        # The reader went away (a migration aborts, as a real hpvmmigrate killed by SIGPIPE
+        # would). Point stdout at /dev/null so the interpreter's final flush stays quiet.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         return 1
     except Exception as exc:  # the promise: one line, never a traceback
         sys.stderr.write(f"{command}: internal error: {type(exc).__name__}: {exc}\n")

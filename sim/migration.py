@@ -144,6 +144,7 @@ class Engine:
         self.say = say
         self.on_commit = on_commit
         self.phase = "Init"
+        self.committed = False
 
     def run(self, st_first):
         """Run all phases; the Init phase's faults were not yet looked at. Returns on success."""
@@ -221,6 +222,17 @@ class Engine:
             self.say(f"hpvmmigrate: {phase} phase: 100% complete.")
 
     def _commit(self):
+        try:
+            self._commit_state()
+        except Aborted:
+            # A signal deferred while the lock was held fires on release: after the commit was
+            # written, the migration has happened and is reported as such.
+            if not self.committed:
+                raise
+        self.say("hpvmmigrate: Completion phase: 100% complete.")
+        self.say("hpvmmigrate: Guest migrated successfully.")
+
+    def _commit_state(self):
         with self.ctx.store.transaction() as tx:
             st = tx.state
             if not self._ours(st):
@@ -237,8 +249,7 @@ class Engine:
             if self.on_commit is not None:
                 self.on_commit(st)
             tx.changed()
-        self.say("hpvmmigrate: Completion phase: 100% complete.")
-        self.say("hpvmmigrate: Guest migrated successfully.")
+            self.committed = True
 
     def _cleanup(self):
         """Abort: drop our record; the guest never left the source."""

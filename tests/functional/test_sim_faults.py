@@ -240,3 +240,15 @@ def test_cmmovevpkg_reserves_target_capacity(cluster):
     assert "capacity:memory|used=4" in cluster.run("xyzo1", ["cmviewcl", "-v", "-f", "line"]).stdout.replace(
         "node:xyzo2|", ""
     )
+
+
+def test_reader_going_away_aborts_the_migration(cluster):
+    sg(cluster, "fault", "add", "migration-slow", "slvm1", "20")
+    proc = cluster.popen("xyzo1", ["hpvmmigrate", "-o", "-P", "slvm1", "-h", "xyzo2"])
+    assert proc.stdout.readline().startswith("hpvmmigrate: Init phase")
+    proc.stdout.close()
+    proc.wait(timeout=30)
+    err = proc.stderr.read()
+    assert proc.returncode == 1 and "Traceback" not in err and "Exception ignored" not in err
+    st = cluster.state()
+    assert st["guests"]["slvm1"]["runs_on"] == "xyzo1" and st["migrations"] == {}
