@@ -269,6 +269,9 @@ def migrate(guest, host, online=True, timeout=None, progress=None):  # pylint: d
     }
 
 
+KILL_GRACE = 10  # seconds a timed-out migration gets to abort cleanly
+
+
 def _run_streaming(argv, timeout, on_line):
     """Like ``cmd.run_all`` (list argv, no shell) but hands each stdout line to ``on_line`` as
     it is printed: ``cmd.run_all`` only returns once the command ends, and a migration's progress
@@ -285,8 +288,14 @@ def _run_streaming(argv, timeout, on_line):
     killed = threading.Event()
 
     def kill():
+        # SIGTERM first: hpvmmigrate aborts the migration and leaves the guest on the source;
+        # SIGKILL only if it does not exit.
         killed.set()
-        proc.kill()
+        proc.terminate()
+        try:
+            proc.wait(KILL_GRACE)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
     timer = threading.Timer(timeout, kill)
     timer.start()

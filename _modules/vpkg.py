@@ -125,7 +125,7 @@ def _guest_checks(guest, target):
         {
             "name": "online_migration",
             "ok": enabled,
-            "reason": "" if enabled else f"online migration is disabled for guest {guest}",
+            "reason": f"online migration is {'enabled' if enabled else 'disabled'} for guest {guest}",
         }
     )
     verdict = __salt__["hpvm.check_migrate"](guest, target)
@@ -134,7 +134,7 @@ def _guest_checks(guest, target):
             {
                 "name": f"hpvmmigrate:{item['name']}",
                 "ok": bool(item.get("passed")),
-                "reason": item.get("reason", ""),
+                "reason": item.get("reason") or ("passed" if item.get("passed") else "failed"),
             }
         )
     if not verdict.get("checks"):
@@ -264,7 +264,11 @@ def _move(package, target, timeout):
     _fire(package, "start", {"source": mv.source, "target": target, "percent": 0})
 
     t0 = time.monotonic()
-    __salt__["serviceguard.disable_switching"](package)
+    try:
+        __salt__["serviceguard.disable_switching"](package)
+    except CommandExecutionError as exc:
+        mv.add("disable_switching", False, t0, _said(exc))
+        mv.fail(f"Package {package}: could not disable package switching, nothing was changed: {_said(exc)}")
     mv.unprotected_since = time.monotonic()
     mv.add("disable_switching", True, t0, "cmmodpkg -d " + package)
 
@@ -289,14 +293,16 @@ def _move(package, target, timeout):
             {"autorun": False, "switching": mv.snapshot["switching"]},
         )
 
+    # The hosts are free for their next online migration from here on: an evacuation relays this.
+    _fire(package, "migrated", {"source": mv.source, "target": target, "percent": 100})
     t0 = time.monotonic()
     try:
         __salt__["serviceguard.halt"](package, detach=True)
         __salt__["serviceguard.run"](package, node=target)
     except CommandExecutionError as exc:
-        mv.add("adopt", False, t0, str(exc))
+        mv.add("adopt", False, t0, _said(exc))
         mv.fail(
-            vpkg_move.adopt_failed_message(package, mv.guest, target, str(exc)),
+            vpkg_move.adopt_failed_message(package, mv.guest, target, _said(exc)),
             {"autorun": False, "switching": mv.snapshot["switching"]},
         )
     mv.add("adopt", True, t0, f"cmhaltpkg -d {package}; cmrunpkg -n {target} {package}")
@@ -321,10 +327,15 @@ def _migrate(mv, timeout):
     try:
         out = __salt__["hpvm.migrate"](mv.guest, mv.target, online=True, timeout=timeout, progress=progress)
     except CommandExecutionError as exc:
-        mv.add("migrate", False, t0, str(exc))
-        return False, str(exc)
+        mv.add("migrate", False, t0, _said(exc))
+        return False, _said(exc)
     mv.add("migrate", True, t0, out.get("message", "") if isinstance(out, dict) else str(out))
     return True, "Guest migrated successfully."
+
+
+def _said(exc):
+    """A command's own message, without the structured info Salt would append to it."""
+    return getattr(exc, "error", None) or str(exc)
 
 
 def _source_state(guest):
@@ -342,10 +353,10 @@ def _restore_switching(mv, node):
         try:
             __salt__["serviceguard.enable_switching"](mv.package)
         except CommandExecutionError as exc:
-            mv.add("restore_switching", False, t0, str(exc))
+            mv.add("restore_switching", False, t0, _said(exc))
             mv.fail(
                 f"Package {mv.package} runs on {node}, but re-enabling package "
-                f"switching failed: {exc}. Switching is LEFT DISABLED; restore it with: "
+                f"switching failed: {_said(exc)}. Switching is LEFT DISABLED; restore it with: "
                 + vpkg_move.command_line(["cmmodpkg", "-e", mv.package]),
                 {"autorun": False, "switching": mv.snapshot["switching"]},
             )

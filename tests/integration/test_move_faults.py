@@ -52,3 +52,14 @@ def test_command_failure_when_disabling_switching_changes_nothing(cluster, salt_
     assert "Unable to contact cmcld" in str(ret.data)
     pkg = invariants.package(cluster, "g1")
     assert pkg["node"] == "vmh1" and pkg["autorun"] is True
+
+
+def test_hung_migration_is_aborted_at_the_timeout(cluster, salt_run):
+    ret = cluster.sgsim("fault", "add", "migration-hang", "g1", "Copy", "--home", str(cluster.home))
+    assert ret.returncode == 0, ret.stderr
+    ret = salt_run.run("vpkg.move", "g1", "vmh2", "timeout=3")
+    assert ret.returncode != 0
+    assert ret.data["result"] is False and "still runs on vmh1" in ret.data["comment"]
+    assert "Timed out" in ret.data["comment"]
+    pkg = invariants.package(cluster, "g1")
+    assert pkg["node"] == "vmh1" and pkg["autorun"] is True

@@ -1,0 +1,197 @@
+"""Run a plan's moves: as many at once as Integrity VM allows, each reserved, each reported.
+
+The executor is the master-side loop behind ``vpkg.evacuate``, ``vpkg.restore`` and
+``vpkg.rebalance``. It starts a move when ``vpkg_schedule.next_runnable`` says its hosts are free
+(one online migration per VM host, as source or target) and capacity order allows; reserves its
+weights in the registry (so concurrent runners never overbook); publishes the source minion's
+``vpkg.move`` without waiting; and reacts to events: ``vpkg/move/<pkg>/migrated`` frees the two
+hosts for their next migration while the adopt step finishes, the job's return ends the move.
+A failed move is reported and the others go on; a cancelled or overdue operation starts nothing
+new and lets the running moves finish. Nothing here decides *what* to move: the plan does.
+"""
+
+import logging
+import time
+
+import salt.utils.event
+
+try:
+    import vpkg_capacity  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
+    import vpkg_schedule
+except ImportError:
+    from saltext.vpkg.utils import vpkg_capacity, vpkg_schedule  # pip-installed
+
+log = logging.getLogger(__name__)
+
+# Seconds the runner waits for a minion's answer beyond the migration timeout it gave it.
+ANSWER_GRACE = 120
+
+
+class Executor:
+    """One operation's moves. ``run()`` returns one outcome per planned move, in plan order."""
+
+    def __init__(self, master, registry, cluster, moves, **options):
+        self.master = master
+        self.registry = registry
+        self.view = cluster  # updated as moves complete, so later preflights see them
+        self.moves = list(moves)
+        self.operation = options.get("operation")
+        self.guest_timeout = float(options.get("guest_timeout") or 3600)
+        self.deadline = options.get("deadline")  # monotonic time, or None
+        self.progress = options.get("progress") or (lambda message, **data: None)
+        self.cancelled = options.get("cancelled") or (lambda: False)
+        self.active = {}
+        self.outcomes = {}
+
+    # -- the loop ------------------------------------------------------------------------------
+    def run(self):
+        pending = list(self.moves)
+        stop_reason = None
+        with salt.utils.event.get_master_event(
+            self.master.opts, self.master.opts["sock_dir"], listen=True
+        ) as bus:
+            while True:
+                stop_reason = stop_reason or self._stop_reason()
+                if stop_reason is None:
+                    migrating = [a["move"] for a in self.active.values() if a["migrating"]]
+                    for move in vpkg_schedule.next_runnable(pending, migrating):
+                        pending.remove(move)
+                        self._start(move)
+                if not self.active:
+                    if stop_reason or not pending or not vpkg_schedule.next_runnable(pending, []):
+                        break
+                    continue
+                event = bus.get_event(wait=0.5, full=True)
+                if event:
+                    self._on_event(event.get("tag", ""), event.get("data") or {})
+                self._watchdog()
+        for move in pending:
+            why = stop_reason or "it could not be scheduled"
+            self._finish(move, False, f"not started: {why}", started=None)
+        return [self.outcomes[m["package"]] for m in self.moves if m["package"] in self.outcomes]
+
+    def _stop_reason(self):
+        if self.cancelled():
+            return "the operation was cancelled"
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            return "the operation's deadline passed"
+        return None
+
+    # -- one move ------------------------------------------------------------------------------
+    def _start(self, move):
+        package, source, target = move["package"], move["source"], move["target"]
+        with self.registry.locked() as session:
+            busy = session.find(package)
+            pre = vpkg_capacity.preflight(
+                self.view, package, target, reserved=session.reserved(), source=source
+            )
+            entry = None
+            if busy is None and pre["ok"]:
+                weights = self.view["packages"][package].get("weights") or {}
+                entry = session.add(package, source, target, weights, operation=self.operation)
+        if busy is not None:
+            self._finish(move, False, f"refused: a move of {package} is already in progress", started=None)
+            return
+        if entry is None:
+            failed = "; ".join(f"{c['name']}: {c['reason']}" for c in pre["checks"] if not c["ok"])
+            self._finish(move, False, f"refused, nothing changed: {failed}", started=None)
+            return
+        pub = self.master.client.run_job(
+            self.master.minion(source),
+            "vpkg.move",
+            arg=[package, target],
+            kwarg={"timeout": self.guest_timeout},
+            timeout=self.guest_timeout + ANSWER_GRACE,
+            listen=False,
+        )
+        if not pub or not pub.get("jid"):
+            self.registry.release(entry["id"])
+            self._finish(move, False, f"minion of {source} is not connected", started=None)
+            return
+        self.active[package] = {
+            "move": move,
+            "jid": pub["jid"],
+            "minion": self.master.minion(source),
+            "entry": entry,
+            "started": time.monotonic(),
+            "migrating": True,
+            "final": None,
+        }
+        self.progress(
+            f"{package}: moving {source} -> {target}", package=package, source=source, target=target
+        )
+
+    def _on_event(self, tag, data):
+        if tag.startswith("vpkg/move/"):
+            parts = tag.split("/")
+            active = self.active.get(parts[2]) if len(parts) > 3 else None
+            if active is None:
+                return
+            payload = data.get("data", data) if "package" not in data else data
+            what = parts[3]
+            if what in ("migrated", "failed", "done"):
+                active["migrating"] = False  # the hosts may take their next online migration
+            if isinstance(payload, dict) and isinstance(payload.get("result"), dict):
+                active["final"] = payload["result"]
+            if what not in ("start",):
+                pct = payload.get("percent") if isinstance(payload, dict) else None
+                self.progress(
+                    f"{parts[2]}: {payload.get('phase', what) if isinstance(payload, dict) else what}"
+                    + (f" {pct}%" if pct is not None else ""),
+                    package=parts[2],
+                    phase=what,
+                    percent=pct,
+                )
+            return
+        if tag.startswith("salt/job/") and "/ret/" in tag:
+            for package, active in list(self.active.items()):
+                if tag == f"salt/job/{active['jid']}/ret/{active['minion']}":
+                    ret = data.get("return")
+                    ok = isinstance(ret, dict) and ret.get("result") is True and not data.get("retcode")
+                    self._complete(package, active, ok, ret)
+
+    def _complete(self, package, active, ok, ret):
+        del self.active[package]
+        self.registry.release(active["entry"]["id"])
+        move = active["move"]
+        detail = ret if isinstance(ret, dict) else active["final"]
+        if ok:
+            self.view["packages"][package]["node"] = move["target"]
+            comment = f"moved {move['source']} -> {move['target']}"
+        else:
+            comment = (detail or {}).get("comment") if isinstance(detail, dict) else None
+            comment = comment or str(ret)
+        self._finish(move, ok, comment, started=active["started"], detail=detail)
+
+    def _watchdog(self):
+        now = time.monotonic()
+        for package, active in list(self.active.items()):
+            if now - active["started"] > self.guest_timeout + ANSWER_GRACE:
+                del self.active[package]
+                # The reservation is kept by the registry only while this runner lives: the move
+                # may still be running on the host, so we do not release it early.
+                self._finish(
+                    active["move"],
+                    False,
+                    f"no answer from {active['minion']} (jid {active['jid']}); the move may still be running",
+                    started=active["started"],
+                )
+
+    def _finish(self, move, ok, comment, started, detail=None):
+        outcome = {
+            "package": move["package"],
+            "source": move["source"],
+            "target": move["target"],
+            "result": bool(ok),
+            "comment": comment,
+            "seconds": None if started is None else round(time.monotonic() - started, 3),
+        }
+        if isinstance(detail, dict):
+            outcome["unprotected_seconds"] = detail.get("unprotected_seconds")
+            outcome["switching_after"] = (detail.get("switching") or {}).get("after")
+        self.outcomes[move["package"]] = outcome
+        self.progress(
+            f"{move['package']}: {'moved' if ok else 'NOT moved'} ({comment})",
+            package=move["package"],
+            result=bool(ok),
+        )
