@@ -10,7 +10,7 @@ Kinds:
 """
 
 from sgsim.errors import SimError
-from sgsim.names import PHASES, phase_name, valid_sg_name
+from sgsim.names import PHASES, phase_name
 
 KINDS = ("migration-fail", "migration-hang", "migration-slow", "node-down", "command-fail")
 COMMANDS = (
@@ -121,7 +121,3 @@ def take_phase_fault(st, guest, phase, hosts):
             )
         ),
     )
-
-
-def valid_id(text):
-    return text.isdigit() and valid_sg_name(text)

@@ -4,7 +4,8 @@ import sys
 
 from sgsim import migration, model, opts
 from sgsim.errors import SimError
-from sgsim.vmcmds import _guest_here
+from sgsim.names import fmt_number
+from sgsim.vmcmds import guest_here
 
 HPVMMIGRATE_USAGE = ["usage: hpvmmigrate -o -P vm-name -h dest-hostname [-s]"]
 CMMOVEVPKG_USAGE = ["usage: cmmovevpkg [-v] -P package_name -h node_name"]
@@ -25,7 +26,7 @@ def hpvmmigrate(ctx, argv):
     say = migration.printer()
     with ctx.transaction() as tx:
         st = tx.state
-        guest = _guest_here("hpvmmigrate", st, name, ctx.node)
+        guest = guest_here("hpvmmigrate", st, name, ctx.node)
         if "-s" in flags:
             verdicts = migration.checks(st, name, ctx.node, target)
         elif "-o" not in flags:
@@ -52,8 +53,6 @@ def _capacity_refusal(st, pkg, target):
     if short is None:
         return None
     avail = model.available(st, target, usage)[short]
-    from sgsim.names import fmt_number
-
     return (
         f"Node {target} does not have enough available capacity for package {pkg['name']} "
         f"(capacity {short}: available {fmt_number(avail)}, weight {fmt_number(pkg['weights'][short])})."

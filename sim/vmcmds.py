@@ -10,7 +10,8 @@ HPVMMODIFY_USAGE = ["usage: hpvmmodify -P vm-name -x attribute=value"]
 MODIFIABLE = {"online_migration": ("enabled", "disabled"), "register_status": ("enabled", "disabled")}
 
 
-def _guest_here(command, st, name, node):
+def guest_here(command, st, name, node):
+    """The guest ``name`` as configured on VM host ``node``; the real error if it is not."""
     guest = st["guests"].get(name)
     if guest is None or guest not in model.guests_on_host(st, node):
         raise SimError(f"{command}: Unable to find virtual machine '{name}'.")
@@ -27,7 +28,7 @@ def hpvmstatus(ctx, argv):
         raise opts.usage_error("hpvmstatus", HPVMSTATUS_USAGE, "only one -P option is allowed")
     with ctx.transaction() as tx:
         st, node = tx.state, ctx.node
-        guests = [_guest_here("hpvmstatus", st, names[0], node)] if names else model.guests_on_host(st, node)
+        guests = [guest_here("hpvmstatus", st, names[0], node)] if names else model.guests_on_host(st, node)
         if "-M" in flags:
             lines = [vmview.machine_line(st, g, node) for g in guests]
         elif "-V" in flags:
@@ -65,7 +66,7 @@ def hpvmmodify(ctx, argv):
         changes.append((key, value == "enabled"))
     with ctx.transaction() as tx:
         st, node = tx.state, ctx.node
-        guest = _guest_here("hpvmmodify", st, names[0], node)
+        guest = guest_here("hpvmmodify", st, names[0], node)
         if guest["name"] in st["migrations"]:
             raise SimError(f"hpvmmodify: Guest '{guest['name']}' is being migrated; try again later.")
         for key, enabled in changes:
