@@ -1,7 +1,8 @@
-"""Eight workers issue random commands for 10 seconds; the cluster stays consistent throughout."""
+"""Eight processes issue random commands for 10 seconds; the cluster stays consistent throughout."""
 
-import random
-import threading
+import json
+import subprocess
+import sys
 import time
 
 import pytest
@@ -57,73 +58,94 @@ def check_invariants(st):
     return problems
 
 
-def random_command(rng, st, nodes):
-    pkgs = list(st["packages"])
-    pkg = rng.choice(pkgs)
+# Each worker is its own process: it learns where packages run from cmviewcl (like a real client)
+# and issues random commands through the host command folders for DURATION seconds.
+WORKER = r"""
+import json, random, subprocess, sys, time
+base, sgsim, seed, duration = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+nodes = sys.argv[5:]
+rng = random.Random(seed)
+counts = {"runs": 0, "ok": 0, "moves": 0}
+errors = []
+
+def run(node, argv):
+    cmd = [sgsim, *argv] if node is None else [f"{base}/hosts/{node}/{argv[0]}", *argv[1:]]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    counts["runs"] += 1
+    counts["ok"] += proc.returncode == 0
+    if proc.returncode not in (0, 1) or "Traceback" in proc.stderr or "internal error" in proc.stderr:
+        errors.append([argv, proc.returncode, proc.stderr])
+    return proc
+
+stop = time.monotonic() + duration
+while time.monotonic() < stop:
     node = rng.choice(nodes)
+    view = run(node, ["cmviewcl", "-v", "-f", "line", "-l", "package"]).stdout.splitlines()
+    owners, guests = {}, {}
+    for line in view:
+        key, _, value = line.partition("=")
+        parts = key.split("|")
+        if len(parts) == 2 and parts[1] == "owner":
+            owners[parts[0].split(":", 1)[1]] = value
+        if len(parts) == 2 and parts[1] == "vm_name":
+            guests[parts[0].split(":", 1)[1]] = value
+    pkg = rng.choice(sorted(guests))
+    other = rng.choice(nodes)
     roll = rng.random()
-    if roll < 0.25:
-        where = st["packages"][pkg]["node"] or node
-        return where, ["cmmovevpkg", "-v", "-P", pkg, "-h", rng.choice(nodes)]
-    if roll < 0.40:
-        return node, ["cmrunpkg", "-n", rng.choice(nodes), pkg]
-    if roll < 0.48:
-        return node, ["cmhaltpkg", pkg]
-    if roll < 0.53:
-        return node, ["cmhaltpkg", "-d", pkg]
-    if roll < 0.65:
-        return node, ["cmmodpkg", rng.choice(["-e", "-d"]), pkg]
-    if roll < 0.72:
-        return node, ["cmmodpkg", rng.choice(["-e", "-d"]), "-n", rng.choice(nodes), pkg]
-    if roll < 0.80:
-        return node, ["cmviewcl", "-v", "-f", "line"]
-    if roll < 0.87:
-        return node, ["hpvmstatus", "-M"]
-    if roll < 0.92:
-        guest = st["packages"][pkg]["vm_name"]
-        return node, ["hpvmmigrate", "-s", "-P", guest, "-h", rng.choice(nodes)]
-    if roll < 0.96:
-        return None, ["node", "down" if rng.random() < 0.5 else "up", node]
-    return node, ["cmviewcl"]
+    if roll < 0.30:
+        proc = run(owners.get(pkg, node), ["cmmovevpkg", "-v", "-P", pkg, "-h", other])
+        counts["moves"] += proc.returncode == 0
+    elif roll < 0.45:
+        run(node, ["cmrunpkg", "-n", other, pkg])
+    elif roll < 0.53:
+        run(node, ["cmhaltpkg", pkg])
+    elif roll < 0.58:
+        run(node, ["cmhaltpkg", "-d", pkg])
+    elif roll < 0.70:
+        run(node, ["cmmodpkg", rng.choice(["-e", "-d"]), pkg])
+    elif roll < 0.77:
+        run(node, ["cmmodpkg", rng.choice(["-e", "-d"]), "-n", other, pkg])
+    elif roll < 0.85:
+        run(node, ["hpvmstatus", "-M"])
+    elif roll < 0.92:
+        run(node, ["hpvmmigrate", "-s", "-P", guests[pkg], "-h", other])
+    elif roll < 0.96:
+        run(None, ["node", "down" if rng.random() < 0.5 else "up", other])
+    else:
+        run(node, ["cmviewcl"])
+print(json.dumps({"counts": counts, "errors": errors}))
+"""
 
 
 def test_concurrent_random_commands(cluster):
     nodes = list(cluster.nodes)
-    stop = time.monotonic() + DURATION
-    errors, counts = [], {"runs": 0, "ok": 0, "moves": 0}
-    lock = threading.Lock()
-
-    def worker(seed):
-        rng = random.Random(seed)
-        while time.monotonic() < stop:
-            node, argv = random_command(rng, cluster.state(), nodes)
-            proc = cluster.sgsim(*argv) if node is None else cluster.run(node, argv, timeout=60)
-            with lock:
-                counts["runs"] += 1
-                counts["ok"] += proc.returncode == 0
-                counts["moves"] += proc.returncode == 0 and argv[0] == "cmmovevpkg"
-                if (
-                    proc.returncode not in (0, 1)
-                    or "Traceback" in proc.stderr
-                    or "internal error" in proc.stderr
-                ):
-                    errors.append((argv, proc.returncode, proc.stderr))
-
-    threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(WORKERS)]
-    for t in threads:
-        t.start()
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(cluster.base), str(cluster.base / "bin" / "sgsim"), str(seed),
+             str(DURATION), *nodes],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for seed in range(WORKERS)
+    ]  # fmt: skip
     samples = 0
-    while any(t.is_alive() for t in threads):
+    while any(w.poll() is None for w in workers):
         problems = check_invariants(cluster.state())
         assert problems == [], problems
         samples += 1
         time.sleep(0.2)
-    for t in threads:
-        t.join()
-    assert errors == []
+    totals = {"runs": 0, "ok": 0, "moves": 0}
+    for w in workers:
+        out, err = w.communicate()
+        assert w.returncode == 0, err
+        report = json.loads(out)
+        assert report["errors"] == []
+        for key in totals:
+            totals[key] += report["counts"][key]
     final = cluster.state()
     assert check_invariants(final) == []
     assert final["migrations"] == {}
-    print(counts)
-    assert counts["runs"] > 100 and counts["ok"] > 20 and counts["moves"] > 0, counts
+    print(totals)
+    assert totals["runs"] > 100 and totals["ok"] > 20 and totals["moves"] > 0, totals
     assert samples > 10
