@@ -149,3 +149,31 @@ def test_fault_bookkeeping(st):
         faults.add(st, "migration-slow", "slvm1", "fast")
     with pytest.raises(sgsim.errors.SimError):
         faults.add(st, "node-down", "xyzo9", "copy")
+
+
+def test_dependency_and_detached_lines():
+    doc = {
+        "cluster": "dep",
+        "default_weights": {"cpu": 1},
+        "nodes": [{"name": "n1", "capacities": {"cpu": 4}}, {"name": "n2", "capacities": {"cpu": 4}}],
+        "packages": [
+            {"name": "db", "node_list": ["n1", "n2"], "node": "n1"},
+            {
+                "name": "app",
+                "node_list": ["n1", "n2"],
+                "node": "n1",
+                "dependencies": [
+                    {"name": "needs_db", "package": "db", "condition": "up", "location": "same_node"}
+                ],
+            },
+        ],
+    }
+    st = config.build_state(doc)
+    st["packages"]["db"]["state"] = "detached"
+    lines = sgview.line_format(st, True, None, list(st["nodes"]), list(st["packages"]))
+    assert "weight:cpu|default=1" in lines
+    assert "package:app|dependency:needs_db|condition=db = up" in lines
+    assert "package:app|dependency:needs_db|location=same_node" in lines
+    assert "package:db|state=detached" in lines and "package:db|status=up" in lines
+    assert "package:db|owner=n1" in lines
+    assert "node:n1|capacity:cpu|used=2" in lines
