@@ -527,13 +527,11 @@ def evacuate(node, test=False, timeout=None, deadline=None, requested_by=None):
         salt-run vpkg.evacuate xyzo1 test=True
     """
     node = _name(node, "node")
-    if requested_by is not None:
-        refusal = _refuse_request(node, requested_by, "start")
-        if refusal:
-            return refusal
     try:
         with _records().exclusive("evacuate", node):
-            return _operate("evacuate", node, test, timeout, deadline, requested_by)
+            # Inside the node's lock: of a burst of identical requests, one acts, the rest are told.
+            refusal = _refuse_request(node, requested_by, "start") if requested_by is not None else None
+            return refusal or _operate("evacuate", node, test, timeout, deadline, requested_by)
     except vpkg_records.Busy as exc:
         return _failed({"result": False, "operation": "evacuate", "node": node, "comment": str(exc)})
 
@@ -549,13 +547,11 @@ def restore(node, test=False, timeout=None, deadline=None, requested_by=None):
         salt-run vpkg.restore xyzo1
     """
     node = _name(node, "node")
-    if requested_by is not None:
-        refusal = _refuse_request(node, requested_by, "end")
-        if refusal:
-            return refusal
     try:
         with _records().exclusive("evacuate", node):
-            return _operate("restore", node, test, timeout, deadline, requested_by)
+            # Inside the node's lock: of a burst of identical requests, one acts, the rest are told.
+            refusal = _refuse_request(node, requested_by, "end") if requested_by is not None else None
+            return refusal or _operate("restore", node, test, timeout, deadline, requested_by)
     except vpkg_records.Busy as exc:
         return _failed({"result": False, "operation": "restore", "node": node, "comment": str(exc)})
 

@@ -30,7 +30,13 @@ class Master:
     @property
     def client(self):
         if self._client is None:
-            self._client = salt.client.get_local_client(mopts=self.opts)
+            # From the config file, as Salt's own runners do (manage.up): under orchestrate started
+            # by the reactor, __opts__["user"] is "Reactor", which has no publish key.
+            conf_file = self.opts.get("conf_file")
+            if conf_file:
+                self._client = salt.client.get_local_client(conf_file)
+            else:
+                self._client = salt.client.get_local_client(mopts=self.opts)
         return self._client
 
     def minion(self, node):

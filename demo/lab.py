@@ -121,9 +121,10 @@ class Lab:
         while time.monotonic() < deadline:
             out = self.salt("*", "test.ping", "--out=yaml", "--timeout=5", check=False)
             try:
-                up = {k for k, v in (yaml.safe_load(out.stdout) or {}).items() if v is True}
+                answers = yaml.safe_load(out.stdout)
             except yaml.YAMLError:
-                up = set()
+                answers = None  # the master is not listening yet
+            up = {k for k, v in answers.items() if v is True} if isinstance(answers, dict) else set()
             if wanted <= up:
                 return
             time.sleep(1)

@@ -8,6 +8,7 @@ utils load from this checkout (``*_dirs``), the way a master's file_roots sync w
 
 import contextlib
 import pathlib
+import shutil
 
 import pytest
 import yaml
@@ -16,8 +17,9 @@ from sgsim.testing import SimCluster
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
-# vmh1 runs four guests; vmh2 and vmh3 each have 12 of 16 memory free. g1 or g2 (8) fit on
-# either, but not both on one; big (16) fits nowhere else; narrow may only run on vmh1/vmh2.
+# vmh1 runs five guests; vmh2 and vmh3 each have 12 of 16 memory free. g1 or g2 (8) fit on
+# either, but not both on one; big (16) fits only on the empty vmh4; narrow may only run on
+# vmh1/vmh2; pinned has online migration disabled.
 CLUSTER = {
     "cluster": "itest",
     "sim": {"time_scale": 0.02, "link_mbps": 1000},
@@ -30,7 +32,7 @@ CLUSTER = {
             "devices": ["/dev/slvm_vg01/rlvol1", "/dev/slvm_vg01/rlvol2", "/dev/slvm_vg01/rlvol3"],
             "cpu_family": "itanium2-9300",
         }
-        for n, c in (("vmh1", 40), ("vmh2", 16), ("vmh3", 16))
+        for n, c in (("vmh1", 40), ("vmh2", 16), ("vmh3", 16), ("vmh4", 24))
     ],
     "packages": [
         {
@@ -47,11 +49,25 @@ CLUSTER = {
         for name, nodes, w, mb, node in (
             ("g1", ["vmh1", "vmh2", "vmh3"], 8, 4096, "vmh1"),
             ("g2", ["vmh1", "vmh3", "vmh2"], 8, 4096, "vmh1"),
-            ("big", ["vmh1", "vmh2", "vmh3"], 16, 8192, "vmh1"),
+            ("big", ["vmh1", "vmh2", "vmh3", "vmh4"], 16, 8192, "vmh1"),
             ("narrow", ["vmh1", "vmh2"], 2, 1024, "vmh1"),
             ("w2", ["vmh2", "vmh3"], 4, 2048, "vmh2"),
             ("w3", ["vmh3", "vmh2"], 4, 2048, "vmh3"),
         )
+    ]
+    + [
+        {
+            "name": "pinned",
+            "vm_name": "pinned",
+            "node_list": ["vmh1", "vmh2", "vmh3", "vmh4"],
+            "weights": {"memory": 4},
+            "memory_mb": 2048,
+            "vcpus": 1,
+            "devices": ["/dev/slvm_vg01/rlvol2"],
+            "vswitches": ["vsw_prod"],
+            "online_migration": "disabled",
+            "node": "vmh1",
+        },
     ],
 }
 
@@ -75,6 +91,7 @@ def salt_master(salt_factories, sim):
         "utils_dirs": [str(ROOT / "_utils")],
         "file_roots": {"base": [str(ROOT / "sls"), str(ROOT)]},
         "vpkg": {"timeout": 30, "minions": "vmh*"},
+        "reactor": [{"vpkg/maintenance/*": [str(ROOT / "reactor" / "maintenance.sls")]}],
     }
     factory = salt_factories.salt_master_daemon("vpkg-master", overrides=overrides)
     with factory.started():
@@ -106,7 +123,8 @@ def salt_minions(salt_master, sim):
 
 @pytest.fixture
 def cluster(sim, cluster_yaml, salt_minions, salt_master):
-    """The simulated cluster, fresh for this test, with every daemon up."""
+    """The simulated cluster, fresh for this test, with every daemon up and no master records."""
+    shutil.rmtree(pathlib.Path(salt_master.config["cachedir"]) / "vpkg", ignore_errors=True)
     ret = sim.sgsim("init", str(cluster_yaml), "--home", str(sim.home))
     assert ret.returncode == 0, ret.stderr
     return sim

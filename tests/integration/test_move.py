@@ -1,12 +1,8 @@
 """salt-run vpkg.move / vpkg.check / vpkg.status with a real master and three minions."""
 
-import json
-import pathlib
-import subprocess
-import sys
-
 import invariants
 import pytest
+import saltrun
 
 pytestmark = pytest.mark.integration
 
@@ -15,7 +11,7 @@ def test_status_reports_the_cluster(cluster, salt_run):
     ret = salt_run.run("vpkg.status")
     assert ret.returncode == 0, ret.stderr
     assert ret.data["cluster"] == "itest"
-    assert set(ret.data["nodes"]) == {"vmh1", "vmh2", "vmh3"}
+    assert set(ret.data["nodes"]) == {"vmh1", "vmh2", "vmh3", "vmh4"}
     assert ret.data["packages"]["g1"]["node"] == "vmh1"
     assert ret.data["nodes"]["vmh2"]["capacities"]["memory"]["available"] == 12
 
@@ -111,38 +107,10 @@ def _slow(cluster, guest, factor=40):
     assert ret.returncode == 0, ret.stderr
 
 
-class _Run:
-    def __init__(self, proc):
-        out, err = proc.communicate(timeout=240)
-        self.returncode, self.stdout, self.stderr = proc.returncode, out, err
-        self.data = _last_json(out)
-
-
-def _last_json(text):
-    """salt-run prints each progress event before the return: the return is the last document."""
-    decoder, pos, last = json.JSONDecoder(), 0, None
-    text = text.strip()
-    while pos < len(text):
-        last, end = decoder.raw_decode(text, pos)
-        pos = end
-        while pos < len(text) and text[pos].isspace():
-            pos += 1
-    return last
-
-
 def _concurrently(salt_master, *calls):
     """Start every ``salt-run`` at once as its own process, then collect them."""
-    salt_run = pathlib.Path(sys.executable).parent / "salt-run"
-    procs = [
-        subprocess.Popen(
-            [str(salt_run), "-c", str(salt_master.config_dir), "--out=json", "--log-level=quiet", *call],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for call in calls
-    ]
-    return [_Run(p) for p in procs]
+    procs = [saltrun.start(salt_master, *call) for call in calls]
+    return [proc.finish() for proc in procs]
 
 
 def test_two_concurrent_moves_of_one_package(cluster, salt_master):

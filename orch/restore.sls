@@ -1,0 +1,14 @@
+{#- Move the guest packages evacuated from a VM host back to it, after maintenance.
+
+    salt-run state.orchestrate orch.restore pillar='{"vpkg": {"node": "xyzo1"}}'
+
+    Also what reactor/maintenance.sls runs for `vpkg/maintenance/end`, with `requested_by`.
+-#}
+{%- set vp = salt['pillar.get']('vpkg', {}) %}
+vpkg-restore:
+  salt.runner:
+    - name: vpkg.restore
+    - node: {{ vp.get('node') | json }}
+{%- if vp.get('requested_by') %}
+    - requested_by: {{ vp.get('requested_by') | json }}
+{%- endif %}

@@ -1,0 +1,29 @@
+{#- A VM host asks for its own maintenance:
+
+      salt-call event.send vpkg/maintenance/start     # evacuate me
+      salt-call event.send vpkg/maintenance/end       # bring my guests back
+
+    Wire it in the master config (see docs/maintenance.md):
+
+      reactor:
+        - 'vpkg/maintenance/*':
+          - /srv/reactor/vpkg/maintenance.sls
+
+    The reactor only hands the request to orchestrate, with the sender's minion id as Salt
+    authenticated it. The runner then checks that the sender is a cluster node asking for itself
+    (an optional `node` in the event data must name the sender's own node) and that it is not
+    already in maintenance; anything else is ignored and logged.
+-#}
+{%- set payload = data.get('data') if data.get('data') is mapping else data %}
+{%- set sender = data.get('id') %}
+{%- set node = payload.get('node', sender) %}
+{%- if tag in ('vpkg/maintenance/start', 'vpkg/maintenance/end') and sender %}
+vpkg-maintenance:
+  runner.state.orchestrate:
+    - args:
+      - mods: {{ 'orch.evacuate' if tag.endswith('/start') else 'orch.restore' }}
+      - pillar:
+          vpkg:
+            node: {{ node | json }}
+            requested_by: {{ sender | json }}
+{%- endif %}

@@ -1,0 +1,121 @@
+"""Evacuation, restore and cancel of a VM host, and the maintenance reactor (four minions)."""
+
+import time
+
+import invariants
+import pytest
+import saltrun
+
+pytestmark = pytest.mark.integration
+
+ON_VMH1 = {"g1", "g2", "big", "narrow", "pinned"}
+
+
+def _on(cluster, node, settled=True):
+    cl, _ = invariants.check(cluster, settled=settled)
+    return {p for p, pkg in cl["packages"].items() if pkg["node"] == node}
+
+
+def _fault(cluster, *args):
+    ret = cluster.sgsim("fault", "add", *args, "--home", str(cluster.home))
+    assert ret.returncode == 0, ret.stderr
+
+
+def test_plan_changes_nothing(cluster, salt_run):
+    before = cluster.state()["packages"]
+    ret = salt_run.run("vpkg.plan", "evacuate=vmh1")
+    assert ret.returncode == 0, ret.stdout
+    assert {m["package"] for m in ret.data["moves"]} == ON_VMH1 - {"pinned"}
+    assert [u["package"] for u in ret.data["unplaced"]] == ["pinned"]
+    assert cluster.state()["packages"] == before
+
+
+def test_evacuate_then_restore(cluster, salt_run):
+    ret = salt_run.run("vpkg.evacuate", "vmh1")
+    data = ret.data
+    # pinned (online migration disabled) stays: reported, and the evacuation is not a success.
+    assert ret.returncode != 0 and data["result"] is False
+    assert set(data["moved"]) == ON_VMH1 - {"pinned"}
+    assert data["left_on_node"] == ["pinned"]
+    assert [u["package"] for u in data["unplaced"]] == ["pinned"]
+    assert all(m["result"] for m in data["moves"])  # the sim refuses a 2nd migration on a busy host
+    assert _on(cluster, "vmh1") == {"pinned"}
+    assert _on(cluster, "vmh4") == {"big"}
+    cl, _ = invariants.check(cluster)
+    assert all(p["autorun"] for p in cl["packages"].values())
+
+    ret = salt_run.run("vpkg.restore", "vmh1")
+    assert ret.returncode == 0, ret.stdout
+    assert set(ret.data["moved"]) == ON_VMH1 - {"pinned"}
+    assert _on(cluster, "vmh1") == ON_VMH1
+    ret = salt_run.run("vpkg.restore", "vmh1")  # the record is gone once restored
+    assert ret.returncode != 0 and "no recorded placement" in ret.data["comment"]
+
+
+def test_a_failing_guest_is_reported_and_the_others_move(cluster, salt_run):
+    _fault(cluster, "migration-fail", "g2", "Copy", "--message", "copy link lost")
+    started = time.monotonic()
+    ret = salt_run.run("vpkg.evacuate", "vmh1", "timeout=60")
+    assert time.monotonic() - started < 120  # nothing hangs
+    data = ret.data
+    assert data["result"] is False
+    failed = {f["package"]: f["comment"] for f in data["failed"]}
+    assert list(failed) == ["g2"] and "copy link lost" in failed["g2"]
+    assert set(data["moved"]) == {"g1", "big", "narrow"}
+    assert set(data["left_on_node"]) == {"g2", "pinned"}
+    cl, _ = invariants.check(cluster)
+    assert cl["packages"]["g2"]["node"] == "vmh1" and cl["packages"]["g2"]["autorun"] is True
+
+
+def test_cancel_stops_starting_new_moves(cluster, salt_master, salt_run):
+    for guest in ("g1", "g2", "big", "narrow"):
+        _fault(cluster, "migration-slow", guest, "30")
+    evacuation = saltrun.start(salt_master, "vpkg.evacuate", "vmh1")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not cluster.state().get("migrations"):
+        time.sleep(0.2)
+    assert cluster.state().get("migrations"), "no migration started"
+    ret = salt_run.run("vpkg.cancel", "vmh1", "wait=120")
+    assert ret.returncode == 0, ret.stdout
+    result = evacuation.finish()
+    assert result.data["result"] is False
+    not_started = [m["package"] for m in result.data["moves"] if "cancelled" in m["comment"]]
+    assert not_started and set(result.data["moved"]) | set(not_started) == ON_VMH1 - {"pinned"}
+    assert set(ret.data["moved"]) == set(result.data["moved"])
+    assert _on(cluster, "vmh1") == {"pinned", *not_started}
+
+
+def _wait_for(predicate, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def test_reactor_evacuates_the_asking_host_and_brings_guests_back(cluster, salt_minions, salt_run):
+    caller = salt_minions["vmh1"].salt_call_cli(timeout=60)
+    assert caller.run("event.send", "vpkg/maintenance/start").returncode == 0
+    assert _wait_for(lambda: _on(cluster, "vmh1", settled=False) == {"pinned"}), _on(cluster, "vmh1", False)
+    assert _wait_for(lambda: _settled(salt_run)), "the evacuation did not finish"
+    assert caller.run("event.send", "vpkg/maintenance/end").returncode == 0
+    assert _wait_for(lambda: _on(cluster, "vmh1", settled=False) == ON_VMH1), _on(cluster, "vmh1", False)
+    assert _wait_for(lambda: _settled(salt_run)), "the restore did not finish"
+    assert _on(cluster, "vmh1") == ON_VMH1
+
+
+def _settled(salt_run):
+    """No move in flight on the master (the orchestration started by the reactor is over)."""
+    ret = salt_run.run("vpkg.status")
+    return ret.returncode == 0 and not ret.data["in_flight"]
+
+
+def test_spoofed_request_for_another_host_does_nothing(cluster, salt_minions, salt_run):
+    before = cluster.state()["packages"]
+    caller = salt_minions["vmh2"].salt_call_cli(timeout=60)
+    assert caller.run("event.send", "vpkg/maintenance/start", "node=vmh1").returncode == 0
+    ret = salt_run.run("vpkg.evacuate", "vmh1", "requested_by=vmh2")
+    assert ret.data.get("ignored") is True and "may not ask" in ret.data["comment"]
+    time.sleep(8)  # the reactor's orchestration had time to act, had it been allowed to
+    assert cluster.state()["packages"] == before
