@@ -23,24 +23,21 @@ import logging
 import os
 import time
 
-import salt.utils.event
 from salt.exceptions import SaltInvocationError
 
 try:  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
     import vpkg_capacity
-    import vpkg_execute
     import vpkg_master
     import vpkg_names
-    import vpkg_plan
+    import vpkg_operate
     import vpkg_records
     import vpkg_reserve
 except ImportError:
     from saltext.vpkg.utils import (  # pip-installed
         vpkg_capacity,
-        vpkg_execute,
         vpkg_master,
         vpkg_names,
-        vpkg_plan,
+        vpkg_operate,
         vpkg_records,
         vpkg_reserve,
     )
@@ -116,7 +113,15 @@ def status():
         "nodes": cluster["nodes"],
         "packages": cluster["packages"],
         "in_flight": _registry().entries(),
+        "interrupted": [
+            {k: j.get(k) for k in ("id", "operation", "node", "started", "moves")}
+            for j in _records().interrupted()
+        ],
     }
+
+
+def _brief(journal):
+    return {k: journal.get(k) for k in ("id", "operation", "node", "started", "moves")}
 
 
 def _locate(cluster, package):
@@ -323,27 +328,8 @@ def _records():
     return vpkg_records.Records(os.path.join(__opts__["cachedir"], "vpkg"))
 
 
-def _fire_master(tag, data):
-    """Operation-level progress on the master bus, beside the runner's own progress events."""
-    try:
-        with salt.utils.event.get_master_event(__opts__, __opts__["sock_dir"], listen=False) as bus:
-            bus.fire_event(data, tag)
-    except Exception:  # noqa: BLE001 - progress must never break an operation
-        log.warning("Could not fire %s", tag, exc_info=True)
-
-
-def _migratable(master, cluster, nodes):
-    """``{package: online migration enabled}`` from the VM hosts that run the packages."""
-    flags = {}
-    for node in nodes:
-        ok, guests = master.call(node, "hpvm.guests")
-        if not ok or not isinstance(guests, dict):
-            continue
-        for name, pkg in cluster["packages"].items():
-            guest = guests.get(pkg.get("vm_name") or "")
-            if pkg.get("node") == node and guest is not None:
-                flags[name] = bool(guest.get("online_migration"))
-    return flags
+def _operations():
+    return vpkg_operate.Operations(__opts__, _master(), _registry(), _records(), _progress)
 
 
 def _goal(evacuate=None, restore=None, rebalance=None):
@@ -360,26 +346,14 @@ def _goal(evacuate=None, restore=None, rebalance=None):
     return kind, _name(value, "node")
 
 
-def _make_plan(master, cluster, kind, value):
-    if kind in ("evacuate", "restore") and value not in cluster["nodes"]:
-        raise SaltInvocationError(f"{value} is not a configured node name")
-    with _registry().locked() as session:
-        reserved = session.reserved()
-    if kind == "restore":
-        record = _records().placement(value)
-        if not record:
-            return None, f"no recorded placement for node {value}: it was not evacuated by vpkg.evacuate"
-        goal = {"restore": {p: n for p, n in record["packages"].items() if p in cluster["packages"]}}
-        movers = {
-            pkg["node"] for p, pkg in cluster["packages"].items() if p in goal["restore"] and pkg["node"]
-        }
-    elif kind == "evacuate":
-        goal, movers = {"evacuate": value}, {value}
-    else:
-        goal = {"rebalance": value}
-        movers = {pkg["node"] for pkg in cluster["packages"].values() if pkg.get("node")}
-    migratable = _migratable(master, cluster, sorted(movers))
-    return vpkg_plan.plan(cluster, goal, migratable=migratable, reserved=reserved), ""
+def _positive(value, what):
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise SaltInvocationError(f"{what} must be a number of seconds, not {value!r}") from None
+    if number <= 0:
+        raise SaltInvocationError(f"{what} must be a positive number of seconds")
+    return number
 
 
 def plan(evacuate=None, restore=None, rebalance=None):
@@ -398,108 +372,36 @@ def plan(evacuate=None, restore=None, rebalance=None):
         salt-run vpkg.plan rebalance=balanced
     """
     kind, value = _goal(evacuate, restore, rebalance)
-    master = _master()
+    ops = _operations()
     try:
-        cluster, _ = master.cluster()
-    except vpkg_master.NoClusterView as exc:
-        return _failed({"result": False, "comment": str(exc)})
-    the_plan, why = _make_plan(master, cluster, kind, value)
-    if the_plan is None:
-        return _failed({"result": False, "comment": why})
-    return the_plan
+        return ops.plan(ops.cluster(), kind, value)
+    except vpkg_operate.Refused as exc:
+        return _failed({"result": False, "operation": kind, "comment": str(exc)})
 
 
-def _operate(kind, value, test, timeout, deadline, requested_by=None):
-    """Plan, then execute, one node-level operation; returns the truthful summary."""
-    started = time.monotonic()
+def _run(kind, value, test, timeout, deadline, requested_by=None):
     guest_timeout = _timeout(timeout)
     if deadline is not None:
-        deadline = started + _positive(deadline, "deadline")
-    master = _master()
+        deadline = time.monotonic() + _positive(deadline, "deadline")
     try:
-        cluster, _ = master.cluster()
-    except vpkg_master.NoClusterView as exc:
-        return _failed({"result": False, "comment": str(exc)})
-    the_plan, why = _make_plan(master, cluster, kind, value)
-    if the_plan is None:
-        return _failed({"result": False, "operation": kind, "comment": why})
-    if test:
-        the_plan.update({"result": None, "test": True, "operation": kind})
-        the_plan["comment"] = (
-            f"{len(the_plan['moves'])} move(s) would run; {len(the_plan['unplaced'])} guest(s) stay."
-        )
-        return the_plan
-    records = _records()
-    node = value if kind != "rebalance" else "cluster"
-    if kind == "evacuate":
-        on_node = {p: value for p, pkg in cluster["packages"].items() if pkg.get("node") == value}
-        records.record_placement(value, on_node, requested_by=requested_by)
-    records.clear_cancel(node)
-
-    def progress(message, **data):
-        _progress(message, **data)
-        _fire_master(f"vpkg/{kind}/{node}/progress", dict(data, message=message))
-
-    _fire_master(f"vpkg/{kind}/{node}/start", {"moves": the_plan["moves"], "unplaced": the_plan["unplaced"]})
-    executor = vpkg_execute.Executor(
-        master,
-        _registry(),
-        cluster,
-        the_plan["moves"],
-        operation=f"{kind}:{node}",
-        guest_timeout=guest_timeout,
-        deadline=deadline,
-        progress=progress,
-        cancelled=lambda: records.cancelled(node),
-    )
-    outcomes = executor.run()
-    ret = _summary(kind, value, the_plan, outcomes, started)
-    if kind == "restore" and ret["result"]:
-        records.forget_placement(value)
-    records.save_result(kind, node, ret)
-    _fire_master(f"vpkg/{kind}/{node}/done", {"result": ret["result"], "comment": ret["comment"]})
-    return ret if ret["result"] else _failed(ret)
+        ret = _operations().run(kind, value, test, guest_timeout, deadline, requested_by)
+    except vpkg_operate.Refused as exc:
+        ret = {"result": False, "operation": kind, "node": value, "comment": str(exc)}
+    return ret if ret["result"] is not False else _failed(ret)
 
 
-def _positive(value, what):
+def _guarded(kind, node, test, timeout, deadline, requested_by, phase):
+    """One evacuation or restore of a node at a time; the reactor's guard inside that lock."""
     try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise SaltInvocationError(f"{what} must be a number of seconds, not {value!r}") from None
-    if number <= 0:
-        raise SaltInvocationError(f"{what} must be a positive number of seconds")
-    return number
-
-
-def _summary(kind, value, the_plan, outcomes, started):
-    moved = [o for o in outcomes if o["result"]]
-    failed = [o for o in outcomes if not o["result"]]
-    ret = {
-        "operation": kind,
-        "node": value,
-        "moves": outcomes,
-        "moved": [o["package"] for o in moved],
-        "failed": [{"package": o["package"], "target": o["target"], "comment": o["comment"]} for o in failed],
-        "unplaced": the_plan["unplaced"],
-        "seconds": round(time.monotonic() - started, 3),
-    }
-    try:
-        cluster, _ = _master().cluster()
-    except vpkg_master.NoClusterView:
-        cluster = None
-    if kind == "evacuate":
-        left = sorted(
-            p for p, pkg in (cluster or {"packages": {}})["packages"].items() if pkg.get("node") == value
-        )
-        ret["left_on_node"] = left if cluster else None
-        ret["result"] = cluster is not None and not left
-    else:
-        ret["result"] = not failed and not the_plan["unplaced"]
-    ret["comment"] = (
-        f"{kind} {value}: {len(moved)} moved, {len(failed)} failed, {len(the_plan['unplaced'])} not placed"
-        + (f", left on {value}: {', '.join(ret['left_on_node'])}" if ret.get("left_on_node") else "")
-    )
-    return ret
+        with _records().exclusive("evacuate", node):
+            # Inside the node's lock: of a burst of identical requests, one acts, the rest are told.
+            if requested_by is not None:
+                refusal = _operations().refuse_request(node, requested_by, phase)
+                if refusal:
+                    return refusal
+            return _run(kind, node, test, timeout, deadline, requested_by)
+    except vpkg_records.Busy as exc:
+        return _failed({"result": False, "operation": kind, "node": node, "comment": str(exc)})
 
 
 def evacuate(node, test=False, timeout=None, deadline=None, requested_by=None):
@@ -509,7 +411,8 @@ def evacuate(node, test=False, timeout=None, deadline=None, requested_by=None):
     Moves run in plan order, in parallel across disjoint host pairs (Integrity VM allows one online
     migration per VM host at a time). A guest that cannot move (online migration disabled, no
     capacity) or whose move fails is reported and the others go on. ``vpkg.restore NODE`` moves
-    them back; ``vpkg.cancel NODE`` stops starting new moves.
+    them back; ``vpkg.cancel NODE`` stops starting new moves. An evacuation interrupted by a dead
+    runner (shown by ``vpkg.status``) is resumed by the next ``vpkg.evacuate`` of the same node.
 
     timeout
         Seconds each online migration may take (default ``vpkg:move_timeout``).
@@ -527,13 +430,7 @@ def evacuate(node, test=False, timeout=None, deadline=None, requested_by=None):
         salt-run vpkg.evacuate xyzo1 test=True
     """
     node = _name(node, "node")
-    try:
-        with _records().exclusive("evacuate", node):
-            # Inside the node's lock: of a burst of identical requests, one acts, the rest are told.
-            refusal = _refuse_request(node, requested_by, "start") if requested_by is not None else None
-            return refusal or _operate("evacuate", node, test, timeout, deadline, requested_by)
-    except vpkg_records.Busy as exc:
-        return _failed({"result": False, "operation": "evacuate", "node": node, "comment": str(exc)})
+    return _guarded("evacuate", node, test, timeout, deadline, requested_by, "start")
 
 
 def restore(node, test=False, timeout=None, deadline=None, requested_by=None):
@@ -547,13 +444,7 @@ def restore(node, test=False, timeout=None, deadline=None, requested_by=None):
         salt-run vpkg.restore xyzo1
     """
     node = _name(node, "node")
-    try:
-        with _records().exclusive("evacuate", node):
-            # Inside the node's lock: of a burst of identical requests, one acts, the rest are told.
-            refusal = _refuse_request(node, requested_by, "end") if requested_by is not None else None
-            return refusal or _operate("restore", node, test, timeout, deadline, requested_by)
-    except vpkg_records.Busy as exc:
-        return _failed({"result": False, "operation": "restore", "node": node, "comment": str(exc)})
+    return _guarded("restore", node, test, timeout, deadline, requested_by, "end")
 
 
 def rebalance(strategy="balanced", test=False, timeout=None, deadline=None):
@@ -569,7 +460,7 @@ def rebalance(strategy="balanced", test=False, timeout=None, deadline=None):
     kind, value = _goal(rebalance=strategy)
     try:
         with _records().exclusive("rebalance", "cluster"):
-            return _operate(kind, value, test, timeout, deadline)
+            return _run(kind, value, test, timeout, deadline)
     except vpkg_records.Busy as exc:
         return _failed({"result": False, "operation": "rebalance", "comment": str(exc)})
 
@@ -606,35 +497,4 @@ def cancel(node, wait=60):
         "moved": last.get("moved", []),
         "not_started": [m["package"] for m in last.get("moves", []) if "not started" in m.get("comment", "")],
         "comment": f"cancelled: {len(last.get('moved', []))} guest(s) had moved",
-    }
-
-
-def _refuse_request(node, requested_by, phase):
-    """The reactor's guard: a cluster node may ask only for itself, once per maintenance."""
-    requested_by = str(requested_by)
-    master = _master()
-    asker = master.node(requested_by)
-    try:
-        cluster, _ = master.cluster()
-        nodes = cluster["nodes"]
-    except vpkg_master.NoClusterView:
-        nodes = {}
-    reason = None
-    if asker not in nodes:
-        reason = f"{requested_by} is not a cluster node"
-    elif asker != node:
-        reason = f"{requested_by} (node {asker}) may not ask for node {node}"
-    elif phase == "start" and _records().placement(node):
-        reason = f"node {node} is already in maintenance"
-    elif phase == "end" and not _records().placement(node):
-        reason = f"node {node} is not in maintenance"
-    if reason is None:
-        return None
-    log.warning("vpkg: ignored maintenance/%s request from %s: %s", phase, requested_by, reason)
-    return {
-        "result": True,
-        "ignored": True,
-        "node": node,
-        "requested_by": requested_by,
-        "comment": f"ignored: {reason}",
     }

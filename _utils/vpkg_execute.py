@@ -40,6 +40,7 @@ class Executor:
         self.deadline = options.get("deadline")  # monotonic time, or None
         self.progress = options.get("progress") or (lambda message, **data: None)
         self.cancelled = options.get("cancelled") or (lambda: False)
+        self.on_outcome = options.get("on_outcome") or (lambda move, status, comment: None)
         self.active = {}
         self.outcomes = {}
 
@@ -117,6 +118,7 @@ class Executor:
             "migrating": True,
             "final": None,
         }
+        self.on_outcome(move, "running", f"jid {pub['jid']}")
         self.progress(
             f"{package}: moving {source} -> {target}", package=package, source=source, target=target
         )
@@ -190,6 +192,7 @@ class Executor:
             outcome["unprotected_seconds"] = detail.get("unprotected_seconds")
             outcome["switching_after"] = (detail.get("switching") or {}).get("after")
         self.outcomes[move["package"]] = outcome
+        self.on_outcome(move, "moved" if ok else "failed", comment)
         self.progress(
             f"{move['package']}: {'moved' if ok else 'NOT moved'} ({comment})",
             package=move["package"],

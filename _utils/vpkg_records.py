@@ -6,7 +6,11 @@ All under ``<cachedir>/vpkg/`` with owner-only permissions, written atomically:
   what ``vpkg.restore NODE`` moves back, and while it exists the node is *in maintenance*;
 - ``cancel/<node>``: asks the evacuation of NODE to start no new move;
 - ``last/<operation>-<node>.json``: the last result of an operation, read by ``vpkg.cancel``;
-- ``locks/<operation>-<node>.lock``: one evacuation (or restore) of a node at a time.
+- ``locks/<operation>-<node>.lock``: one evacuation (or restore) of a node at a time;
+- ``journal/<id>.json``: each node-level operation's plan and the fate of every move, rewritten
+  as moves start and end. A journal still ``running`` whose runner process is gone is an
+  *interrupted* operation: ``vpkg.status`` shows it and the next ``vpkg.evacuate`` of that node
+  resumes it (re-planned from where the guests are now).
 """
 
 import contextlib
@@ -15,6 +19,21 @@ import fcntl
 import json
 import os
 import time
+import uuid
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, TypeError, ValueError):
+        return True
+    return True
+
+
+def _pending(move):
+    return {"source": move["source"], "target": move["target"], "status": "pending", "comment": ""}
 
 
 class Busy(Exception):
@@ -106,3 +125,47 @@ class Records:
                 return False
         except Busy:
             return True
+
+    # -- operation journal ---------------------------------------------------------------------
+    def journal_open(self, operation, node, moves, requested_by=None):
+        entry = {
+            "id": f"{time.strftime('%Y%m%dT%H%M%S')}-{operation}-{node}-{uuid.uuid4().hex[:6]}",
+            "operation": operation,
+            "node": node,
+            "requested_by": requested_by,
+            "pid": os.getpid(),
+            "started": time.time(),
+            "state": "running",
+            "moves": {m["package"]: _pending(m) for m in moves},
+        }
+        self._write(self._path("journal", f"{entry['id']}.json"), entry)
+        return entry
+
+    def journal_update(self, entry, package, status, comment=""):
+        entry["moves"].setdefault(package, {})
+        entry["moves"][package].update({"status": status, "comment": comment})
+        self._write(self._path("journal", f"{entry['id']}.json"), entry)
+
+    def journal_close(self, entry, state, comment=""):
+        entry.update({"state": state, "ended": time.time(), "comment": comment})
+        self._write(self._path("journal", f"{entry['id']}.json"), entry)
+
+    def journals(self):
+        folder = os.path.dirname(self._path("journal", "x"))
+        out = []
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(".json"):
+                entry = self._read(os.path.join(folder, name))
+                if isinstance(entry, dict):
+                    out.append(entry)
+        return out
+
+    def interrupted(self, node=None):
+        """Operations whose runner died before they ended (crash, kill, master restart)."""
+        return [
+            j
+            for j in self.journals()
+            if j.get("state") == "running"
+            and not _pid_alive(j.get("pid"))
+            and (node is None or j.get("node") == node)
+        ]

@@ -1,0 +1,195 @@
+"""Node-level operations of the vpkg runner: plan, then evacuate, restore or rebalance.
+
+The runner's public functions validate their arguments and call ``Operations``; this module
+does the procedure: one cluster view, the plan (``vpkg_plan``), the placement record, the
+journal, the executor (``vpkg_execute``), and a truthful summary read back from the cluster.
+"""
+
+import logging
+import time
+
+import salt.utils.event
+
+try:  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
+    import vpkg_execute
+    import vpkg_master
+    import vpkg_plan
+except ImportError:
+    from saltext.vpkg.utils import vpkg_execute, vpkg_master, vpkg_plan  # pip-installed
+
+log = logging.getLogger(__name__)
+
+
+class Refused(Exception):
+    """The operation cannot start; the message says why (nothing changed)."""
+
+
+class Operations:
+    def __init__(self, opts, master, registry, records, progress):
+        self.opts = opts
+        self.master = master
+        self.registry = registry
+        self.records = records
+        self.progress = progress
+
+    def fire(self, tag, data):
+        """Operation-level progress on the master bus, beside the runner's own progress events."""
+        try:
+            with salt.utils.event.get_master_event(self.opts, self.opts["sock_dir"], listen=False) as bus:
+                bus.fire_event(data, tag)
+        except Exception:  # noqa: BLE001 - progress must never break an operation
+            log.warning("Could not fire %s", tag, exc_info=True)
+
+    def cluster(self):
+        try:
+            return self.master.cluster()[0]
+        except vpkg_master.NoClusterView as exc:
+            raise Refused(str(exc)) from None
+
+    # -- planning ------------------------------------------------------------------------------
+    def migratable(self, cluster, nodes):
+        """``{package: online migration enabled}`` from the VM hosts that run the packages."""
+        flags = {}
+        for node in nodes:
+            ok, guests = self.master.call(node, "hpvm.guests")
+            if not ok or not isinstance(guests, dict):
+                continue
+            for name, pkg in cluster["packages"].items():
+                guest = guests.get(pkg.get("vm_name") or "")
+                if pkg.get("node") == node and guest is not None:
+                    flags[name] = bool(guest.get("online_migration"))
+        return flags
+
+    def plan(self, cluster, kind, value):
+        if kind in ("evacuate", "restore") and value not in cluster["nodes"]:
+            raise Refused(f"{value} is not a configured node name")
+        with self.registry.locked() as session:
+            reserved = session.reserved()
+        packages = cluster["packages"]
+        if kind == "restore":
+            record = self.records.placement(value)
+            if not record:
+                raise Refused(
+                    f"no recorded placement for node {value}: it was not evacuated by vpkg.evacuate"
+                )
+            goal = {"restore": {p: n for p, n in record["packages"].items() if p in packages}}
+            movers = {packages[p]["node"] for p in goal["restore"]} - {None}
+        elif kind == "evacuate":
+            goal, movers = {"evacuate": value}, {value}
+        else:
+            goal = {"rebalance": value}
+            movers = {pkg["node"] for pkg in packages.values() if pkg.get("node")}
+        migratable = self.migratable(cluster, sorted(movers))
+        return vpkg_plan.plan(cluster, goal, migratable=migratable, reserved=reserved)
+
+    # -- execution -----------------------------------------------------------------------------
+    def run(self, kind, value, test, guest_timeout, deadline, requested_by=None):
+        """Plan, then execute, one node-level operation; returns the truthful summary."""
+        started = time.monotonic()
+        cluster = self.cluster()
+        the_plan = self.plan(cluster, kind, value)
+        if test:
+            the_plan.update({"result": None, "test": True, "operation": kind})
+            moves, left = len(the_plan["moves"]), len(the_plan["unplaced"])
+            the_plan["comment"] = f"{moves} move(s) would run; {left} guest(s) stay."
+            return the_plan
+        node = value if kind != "rebalance" else "cluster"
+        interrupted = self.records.interrupted(node)
+        if kind == "evacuate":
+            on_node = {p: value for p, pkg in cluster["packages"].items() if pkg.get("node") == value}
+            self.records.record_placement(value, on_node, requested_by=requested_by)
+        self.records.clear_cancel(node)
+        journal = self.records.journal_open(kind, node, the_plan["moves"], requested_by=requested_by)
+        for old in interrupted:
+            # The interrupted operation is taken over: the new plan starts from where guests are now.
+            self.records.journal_close(old, "resumed", f"resumed by {journal['id']}")
+
+        def progress(message, **data):
+            self.progress(message, **data)
+            self.fire(f"vpkg/{kind}/{node}/progress", dict(data, message=message))
+
+        def outcome(move, status, comment):
+            self.records.journal_update(journal, move["package"], status, comment)
+
+        self.fire(f"vpkg/{kind}/{node}/start", {"moves": the_plan["moves"], "unplaced": the_plan["unplaced"]})
+        executor = vpkg_execute.Executor(
+            self.master,
+            self.registry,
+            cluster,
+            the_plan["moves"],
+            operation=f"{kind}:{node}",
+            guest_timeout=guest_timeout,
+            deadline=deadline,
+            progress=progress,
+            cancelled=lambda: self.records.cancelled(node),
+            on_outcome=outcome,
+        )
+        outcomes = executor.run()
+        ret = self.summary(kind, value, the_plan, outcomes, started)
+        if interrupted:
+            ret["resumed"] = [old["id"] for old in interrupted]
+        if kind == "restore" and ret["result"]:
+            self.records.forget_placement(value)
+        self.records.journal_close(journal, "finished", ret["comment"])
+        self.records.save_result(kind, node, ret)
+        self.fire(f"vpkg/{kind}/{node}/done", {"result": ret["result"], "comment": ret["comment"]})
+        return ret
+
+    def summary(self, kind, value, the_plan, outcomes, started):
+        moved = [o for o in outcomes if o["result"]]
+        failed = [o for o in outcomes if not o["result"]]
+        ret = {
+            "operation": kind,
+            "node": value,
+            "moves": outcomes,
+            "moved": [o["package"] for o in moved],
+            "failed": [
+                {"package": o["package"], "target": o["target"], "comment": o["comment"]} for o in failed
+            ],
+            "unplaced": the_plan["unplaced"],
+            "seconds": round(time.monotonic() - started, 3),
+        }
+        try:
+            cluster = self.master.cluster()[0]
+        except vpkg_master.NoClusterView:
+            cluster = None
+        if kind == "evacuate":
+            packages = cluster["packages"] if cluster else {}
+            left = sorted(p for p, pkg in packages.items() if pkg.get("node") == value)
+            ret["left_on_node"] = left if cluster else None
+            ret["result"] = cluster is not None and not left
+        else:
+            ret["result"] = not failed and not the_plan["unplaced"]
+        counts = f"{len(moved)} moved, {len(failed)} failed, {len(the_plan['unplaced'])} not placed"
+        left = f", left on {value}: {', '.join(ret['left_on_node'])}" if ret.get("left_on_node") else ""
+        ret["comment"] = f"{kind} {value}: {counts}{left}"
+        return ret
+
+    # -- the reactor's guard -------------------------------------------------------------------
+    def refuse_request(self, node, requested_by, phase):
+        """A cluster node may ask only for itself, once per maintenance; returns the refusal or None."""
+        requested_by = str(requested_by)
+        asker = self.master.node(requested_by)
+        try:
+            nodes = self.master.cluster()[0]["nodes"]
+        except vpkg_master.NoClusterView:
+            nodes = {}
+        reason = None
+        if asker not in nodes:
+            reason = f"{requested_by} is not a cluster node"
+        elif asker != node:
+            reason = f"{requested_by} (node {asker}) may not ask for node {node}"
+        elif phase == "start" and self.records.placement(node):
+            reason = f"node {node} is already in maintenance"
+        elif phase == "end" and not self.records.placement(node):
+            reason = f"node {node} is not in maintenance"
+        if reason is None:
+            return None
+        log.warning("vpkg: ignored maintenance/%s request from %s: %s", phase, requested_by, reason)
+        return {
+            "result": True,
+            "ignored": True,
+            "node": node,
+            "requested_by": requested_by,
+            "comment": f"ignored: {reason}",
+        }
