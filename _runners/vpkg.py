@@ -311,14 +311,35 @@ def _run_move(master, package, source, target, timeout):
         return outcome["return"]
     if isinstance(final, dict):
         return final
+    comment = f"Move of package {package} from {source} to {target} failed: {outcome['return']}"
+    if not outcome["answered"]:
+        comment += ". " + _where_now(master, package)
     return {
         "result": False,
         "package": package,
         "source": source,
         "target": target,
         "steps": [],
-        "comment": f"Move of package {package} from {source} to {target} failed: {outcome['return']}",
+        "comment": comment,
     }
+
+
+def _where_now(master, package):
+    """After a lost answer: what Serviceguard shows now, and how to restore protection if needed."""
+    try:
+        cluster, _ = master.cluster()
+    except vpkg_master.NoClusterView as exc:
+        return f"The package's state could not be read ({exc}); check it with: cmviewcl -v -p {package}"
+    pkg = cluster["packages"].get(package) or {}
+    now = f"Serviceguard now shows {package} {pkg.get('state')} on {pkg.get('node')}, switching " + (
+        "enabled" if pkg.get("autorun") else "DISABLED"
+    )
+    if pkg.get("autorun"):
+        return now + "."
+    return (
+        f"{now}. Once hpvmstatus shows where guest {pkg.get('vm_name')} is On, restore protection with: "
+        f"cmrunpkg -n <that node> {package} (if the package is not running there); cmmodpkg -e {package}"
+    )
 
 
 # -- operations on whole nodes: plan, evacuate, restore, rebalance, cancel -------------------------
