@@ -271,7 +271,21 @@ def _move(package, target, timeout):
         mv.fail(f"Package {package}: could not disable package switching, nothing was changed: {_said(exc)}")
     mv.unprotected_since = time.monotonic()
     mv.add("disable_switching", True, t0, "cmmodpkg -d " + package)
+    try:
+        return _migrate_and_adopt(mv, timeout)
+    except CommandExecutionError:
+        raise  # already says what happened and what is left to do
+    except Exception as exc:  # noqa: BLE001 - switching is off: never leave without saying so
+        log.exception("vpkg.move of %s: unexpected error after switching was disabled", package)
+        detail = f"unexpected error: {exc}"
+        mv.fail(
+            vpkg_move.unknown_location_message(package, mv.guest, mv.source, target, detail),
+            {"autorun": False, "switching": mv.snapshot["switching"]},
+        )
 
+
+def _migrate_and_adopt(mv, timeout):
+    package, target = mv.package, mv.target
     migrate_ok, detail = _migrate(mv, timeout)
     t0 = time.monotonic()
     source_state = _source_state(mv.guest)

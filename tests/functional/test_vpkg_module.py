@@ -1,0 +1,94 @@
+"""The host-side ``vpkg`` module through Salt's loader against the simulator (seed cluster)."""
+
+import fcntl
+import os
+import pathlib
+import uuid
+from unittest.mock import patch
+
+import pytest
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+from saltfactories.utils.functional import Loaders
+
+from sgsim import example_path
+from sgsim.testing import SimCluster
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def sim(tmp_path):
+    return SimCluster.create(tmp_path / "sim", example_path("seed"))
+
+
+@pytest.fixture
+def xyzo1(salt_factories, sim):
+    config = {
+        "file_client": "local",
+        "module_dirs": [str(ROOT / "_modules")],
+        "utils_dirs": [str(ROOT / "_utils")],
+        "serviceguard.bin_dir": str(sim.bindir("xyzo1")),
+        "hpvm.bin_dir": str(sim.bindir("xyzo1")),
+        "vpkg.node": "xyzo1",
+    }
+    factory = salt_factories.salt_minion_daemon(f"xyzo1-{uuid.uuid4().hex[:6]}", overrides=config)
+    loaders = Loaders(factory.config.copy())
+    yield loaders.modules
+    loaders.reset_state()
+
+
+def _package(sim, name):
+    return sim.state()["packages"][name]
+
+
+def test_check_then_move(xyzo1, sim):
+    pre = xyzo1.vpkg.check("slvm1", "xyzo2")
+    assert pre["ok"] is True and pre["guest"] == "slvm1" and pre["source"] == "xyzo1"
+    assert {"capacity:memory", "online_migration", "hpvmmigrate:storage"} <= {
+        c["name"] for c in pre["checks"]
+    }
+    ret = xyzo1.vpkg.move("slvm1", "xyzo2")
+    assert ret["result"] is True and ret["unprotected_seconds"] > 0
+    assert _package(sim, "slvm1")["node"] == "xyzo2" and _package(sim, "slvm1")["autorun"] is True
+
+
+def test_refused_move_changes_nothing(xyzo1, sim):
+    before = sim.state()["packages"]
+    with pytest.raises(CommandExecutionError) as err:
+        xyzo1.vpkg.move("ora1", "xyzo2")  # weight 16, xyzo2 has 12 of memory available
+    assert "capacity:memory" in str(err.value) and err.value.info["steps"][0]["step"] == "preflight"
+    assert sim.state()["packages"] == before
+
+
+def test_unexpected_error_after_disabling_switching_says_so(xyzo1, sim):
+    def boom(*args, **kwargs):
+        raise RuntimeError("migration engine exploded")
+
+    with patch.dict(xyzo1, {"hpvm.migrate": boom}), pytest.raises(CommandExecutionError) as err:
+        xyzo1.vpkg.move("slvm1", "xyzo2")
+    message = err.value.error
+    assert "LEFT DISABLED" in message and "cmmodpkg -e slvm1" in message and "exploded" in message
+    assert _package(sim, "slvm1")["autorun"] is False  # what the message says is true
+
+
+def test_second_move_of_a_package_is_refused_not_queued(xyzo1, salt_factories, sim):
+    lock_dir = pathlib.Path(xyzo1.opts["cachedir"]) / "vpkg" / "locks"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with open(lock_dir / "slvm1.lock", "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.write(f"pid {os.getpid()}")
+        held.flush()
+        with pytest.raises(CommandExecutionError, match="already in progress"):
+            xyzo1.vpkg.move("slvm1", "xyzo2")
+    assert _package(sim, "slvm1")["node"] == "xyzo1"
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [(("-f", "xyzo2"), {}), (("slvm1", "x;y"), {}), (("slvm1", "xyzo2"), {"timeout": 0}), ((None, "a"), {})],
+)
+def test_bad_arguments(xyzo1, sim, args, kwargs):
+    before = sim.state()["packages"]
+    with pytest.raises(SaltInvocationError):
+        xyzo1.vpkg.move(*args, **kwargs)
+    assert sim.state()["packages"] == before
