@@ -132,3 +132,11 @@ def test_two_concurrent_moves_cannot_overbook_a_target(cluster, salt_master):
     assert any("capacity" in c["name"] for c in refused.data["checks"] if not c["ok"])
     cl, _ = invariants.check(cluster)
     assert cl["nodes"]["vmh3"]["capacities"]["memory"]["used"] == 12
+
+
+def test_orchestrated_move(cluster, salt_run):
+    ret = salt_run.run(
+        "state.orchestrate", "orch.move", 'pillar={"vpkg": {"package": "g1", "target": "vmh3"}}'
+    )
+    assert ret.returncode == 0, ret.stdout
+    assert invariants.package(cluster, "g1")["node"] == "vmh3"
