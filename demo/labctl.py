@@ -49,6 +49,8 @@ def lab_master_options(base):
         "outputter_dirs": [str(ROOT / "_output")],
         "reactor": [{"vpkg/maintenance/*": [str(ROOT / "reactor" / "maintenance.sls")]}],
         "vpkg": {"timeout": 30, "audit_file": str(pathlib.Path(base) / "audit.jsonl")},
+        # salt-run's console: Salt 3008 warns about its own unclosed clients on every call
+        "log_level": "error",
     }
 
 
@@ -68,6 +70,21 @@ def make_lab(base, source="demo"):
             raise SystemExit(f"labctl: no cluster file {source} and no shipped example of that name")
     cluster = SimCluster.create(base / "sim", str(path))
     return Lab(cluster, base=base / "salt", extra_master=lab_master_options(base))
+
+
+# Salt's IPC sockets live in each daemon's sock_dir; a Unix socket path holds at most 107 bytes and
+# Salt's longest socket name (minion_event_<hash>_pull.ipc) takes about 40 of them.
+_SOCKET_PATH_MAX = 107
+_SOCKET_NAME = 40
+
+
+def _check_socket_room(base, names):
+    longest = max(len(str(pathlib.Path(base) / "salt" / name / "sock")) for name in names) + 1 + _SOCKET_NAME
+    if longest > _SOCKET_PATH_MAX:
+        raise SystemExit(
+            f"labctl: the folder {base} is too deep for Salt's Unix sockets ({longest} > {_SOCKET_PATH_MAX} "
+            "bytes); choose a shorter --dir"
+        )
 
 
 def _state_file(base):
@@ -93,8 +110,14 @@ def up(base, source):
         raise SystemExit(f"labctl: a lab is already recorded in {base}; run `labctl down` first")
     if base.exists() and any(base.iterdir()):
         raise SystemExit(f"labctl: {base} exists and is not empty; choose another --dir")
+    _check_socket_room(base, ["vpkg-master", "vmhost1"])  # node names are checked again below
     base.mkdir(parents=True, exist_ok=True)
     lab = make_lab(base, source)
+    try:
+        _check_socket_room(base, [lab.master_id, *lab.cluster.nodes])
+    except SystemExit:
+        shutil.rmtree(base, ignore_errors=True)
+        raise
     try:
         lab.start()
     except BaseException:
@@ -110,9 +133,11 @@ def up(base, source):
     for _, log in lab.procs:
         log.close()  # the daemons keep their own copy of the descriptor
     rel = os.path.relpath(base)
-    print(f"lab up in {rel}: salt-master and minions {', '.join(lab.cluster.nodes)}")
-    print(f"  export SALT_CONFIG_DIR={base / 'salt' / lab.master_id / 'conf'}")
-    print(f"  stop it with: python -m demo.labctl down{'' if rel == '.lab' else f' --dir {rel}'}")
+    conf = base / "salt" / lab.master_id / "conf"
+    shown = f"$PWD/{os.path.relpath(conf)}" if not rel.startswith("..") else str(conf)
+    print(f"lab up in {rel}: a salt-master and the minions {', '.join(lab.cluster.nodes)}")
+    print(f"point salt-run at it with:  export SALT_CONFIG_DIR={shown}")
+    print(f"stop it with:               python -m demo.labctl down{'' if rel == '.lab' else f' --dir {rel}'}")
     return 0
 
 
