@@ -209,3 +209,38 @@ def test_one_sentence_results_and_audit_history(plain):
         "alice",
         "refused",
     ]
+
+
+def test_the_samples_in_the_operator_guide_are_the_golden_texts():
+    guide = (ROOT / "docs" / "operator.md").read_text()
+    blocks = re.findall(r"^```text\n(.*?)^```", guide, re.S | re.M)
+    for golden in (
+        "golden_status_demo.txt",
+        "golden_plan_evacuate_vmhost3.txt",
+        "golden_move_app1.txt",
+        "golden_evacuate_vmhost2.txt",
+    ):
+        assert (DATA / golden).read_text() in blocks, f"docs/operator.md lacks the current {golden}"
+
+
+def test_the_history_sample_in_the_operator_guide_is_what_it_draws(plain):
+    guide = (ROOT / "docs" / "operator.md").read_text()
+    sample = next(b for b in re.findall(r"^```text\n(.*?)^```", guide, re.S | re.M) if " move " in b)
+    entries = []
+    for line in sample.splitlines():
+        time_, operation, package, source, _, target, verdict, seconds, _, user = line.split(None, 9)
+        entries.append(
+            {
+                "time": time_,
+                "user": user,
+                "operation": operation,
+                "package": package,
+                "source": source,
+                "target": target,
+                "node": source,
+                "result": verdict == "ok",
+                "duration": float(seconds),
+                "error": None,
+            }
+        )
+    assert plain["vpkg"](entries) + "\n" == sample
