@@ -17,6 +17,9 @@ Salt loads outputters without its utils folders on ``sys.path``, so this file im
 ours: the standard library and Salt only.
 """
 
+import datetime
+import json
+
 import salt.loader
 import salt.utils.color
 
@@ -164,6 +167,8 @@ def _status(data, paint):
         for entry in data["in_flight"]:
             why = f"  ({entry['operation']})" if entry.get("operation") else ""
             lines.append(f"  {entry.get('package')}  {entry.get('source')} -> {entry.get('target')}{why}")
+    lines.extend(_interrupted(data.get("interrupted") or [], paint))
+    lines.extend(_extra(data, _STATUS_KEYS))
     up = sum(1 for n in nodes.values() if n.get("status") == "up")
     running = sum(1 for p in packages.values() if p.get("node") and p.get("state") in _HOLDING)
     lines.extend(
@@ -173,6 +178,51 @@ def _status(data, paint):
             f"{len(halted)} halted, {len(elsewhere)} elsewhere",
         ]
     )
+    return lines
+
+
+_STATUS_KEYS = {"cluster", "status", "reported_by", "nodes", "packages", "in_flight", "interrupted"}
+
+
+def _interrupted(journals, paint):
+    """Operations whose runner died: what each had done, and the command that resumes it."""
+    lines = []
+    for journal in journals:
+        operation, node = journal.get("operation"), journal.get("node")
+        started = journal.get("started")
+        when = _when(started) if isinstance(started, int | float) else started
+        lines.extend(
+            [
+                "",
+                paint(f"INTERRUPTED {operation} of {node}", "LIGHT_RED")
+                + f"  (started {when}, id {journal.get('id')})",
+                f"  resume it with: salt-run vpkg.{operation}"
+                + ("" if operation == "rebalance" else f" {node}"),
+            ]
+        )
+        moves = journal.get("moves") or {}
+        width = max((len(p) for p in moves), default=0)
+        for package, fate in moves.items():
+            fate = fate if isinstance(fate, dict) else {}  # noqa: PLW2901 - a damaged journal still shows
+            lines.append(
+                f"  {package:<{width}}  {fate.get('source')} -> {fate.get('target')}  "
+                f"{fate.get('status', '?')}  {fate.get('comment') or ''}"
+            )
+    return lines
+
+
+def _when(epoch):
+    moment = datetime.datetime.fromtimestamp(epoch, datetime.UTC)
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _extra(data, known):
+    """Whatever else a return carries: shown, never hidden (a newer runner may add keys)."""
+    lines = []
+    for key, value in data.items():
+        if key not in known and value not in (None, [], {}, ""):
+            text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+            lines.append(f"{key}: {text}")
     return lines
 
 
@@ -305,6 +355,8 @@ def _operation(data, paint):
     for item in data.get("unplaced") or []:
         package = f"{item.get('package', ''):<{width}}"
         lines.append(f"  {paint('not placed', 'LIGHT_YELLOW', 10)}  {package}  {item.get('reason', '')}")
+    if data.get("resumed"):
+        lines.append(f"resumed the interrupted {', '.join(map(str, data['resumed']))}")
     if data.get("left_on_node") is not None:
         left = ", ".join(data["left_on_node"]) or "none"
         lines.append(f"left on {data.get('node')}: {paint(left, None if left == 'none' else 'LIGHT_YELLOW')}")
@@ -319,7 +371,7 @@ def _move(data, paint):
         note = "  (test: nothing changed)" if data.get("test") else ""
     elif ok:
         word, note = "moved", ""
-    elif not steps:
+    elif not steps and any(not c.get("ok") for c in data.get("checks") or []):
         word, note = "REFUSED", "  (nothing changed)"
     else:
         word, note = "FAILED", ""

@@ -244,3 +244,41 @@ def test_the_history_sample_in_the_operator_guide_is_what_it_draws(plain):
             }
         )
     assert plain["vpkg"](entries) + "\n" == sample
+
+
+def test_an_interrupted_operation_and_unknown_keys_are_shown(plain):
+    status = _data("runner_status_demo.json")
+    status["interrupted"] = [
+        {
+            "id": "20261126T013000-evacuate-vmhost3-abcdef",
+            "operation": "evacuate",
+            "node": "vmhost3",
+            "started": 1795656600.0,
+            "moves": {
+                "app1": {"source": "vmhost3", "target": "vmhost2", "status": "moved", "comment": ""},
+                "web1": {"source": "vmhost3", "target": "vmhost2", "status": "pending", "comment": ""},
+            },
+        }
+    ]
+    status["maintenance"] = {"vmhost2": "since 01:00"}
+    text = plain["vpkg"](status)
+    assert (
+        "INTERRUPTED evacuate of vmhost3  (started 2026-11-26T01:30:00Z, id 20261126T013000-evacuate" in text
+    )
+    assert "resume it with: salt-run vpkg.evacuate vmhost3" in text
+    assert re.search(r"^  web1  vmhost3 -> vmhost2  pending$", text, re.M)
+    assert 'maintenance: {"vmhost2": "since 01:00"}' in text
+
+
+def test_a_move_that_lost_its_answer_is_a_failure_not_a_refusal(plain):
+    ret = {
+        "result": False,
+        "package": "app1",
+        "source": "vmhost1",
+        "target": "vmhost3",
+        "steps": [],
+        "comment": "no answer from vmhost1; app1 shows on vmhost1; restore with: cmmodpkg -e app1",
+    }
+    text = plain["vpkg"](ret)
+    assert "FAILED" in text.splitlines()[0] and "REFUSED" not in text
+    assert "restore with: cmmodpkg -e app1" in text
