@@ -226,6 +226,24 @@ def _extra(data, known):
     return lines
 
 
+_PLAN_KEYS = {
+    "goal",
+    "moves",
+    "unplaced",
+    "capacity",
+    "search",
+    "left",
+    "result",
+    "test",
+    "operation",
+    "comment",
+}
+_OPERATION_KEYS = {"operation", "node", "moves", "moved", "failed", "unplaced", "seconds", "left_on_node"}
+_OPERATION_KEYS |= {"result", "comment", "retcode", "resumed"}
+_MOVE_KEYS = {"result", "package", "guest", "source", "target", "comment", "steps", "checks", "switching"}
+_MOVE_KEYS |= {"unprotected_seconds", "seconds", "retcode", "test"}
+
+
 def _reserved(in_flight):
     held = {}
     for entry in in_flight:
@@ -312,7 +330,7 @@ def _plan(data, paint):
         lines.append(f"left on {node}: {', '.join(data['left']) or 'none'}")
     if data.get("comment"):
         lines.append(str(data["comment"]))
-    return lines
+    return lines + _extra(data, _PLAN_KEYS)
 
 
 def _capacity_changes(capacity, moves, paint):
@@ -360,7 +378,7 @@ def _operation(data, paint):
     if data.get("left_on_node") is not None:
         left = ", ".join(data["left_on_node"]) or "none"
         lines.append(f"left on {data.get('node')}: {paint(left, None if left == 'none' else 'LIGHT_YELLOW')}")
-    return lines
+    return lines + _extra(data, _OPERATION_KEYS)
 
 
 # -- one package: vpkg.move, vpkg.check -----------------------------------------------------------
@@ -412,7 +430,7 @@ def _move(data, paint):
         )
     if data.get("comment") and word != "REFUSED":  # a refusal's comment repeats the failed checks
         lines.append("  " + _indent(data["comment"], "  "))
-    return lines
+    return lines + _extra(data, _MOVE_KEYS)
 
 
 def _check_lines(checks, paint, indent="  "):

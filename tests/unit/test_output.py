@@ -279,6 +279,8 @@ def test_a_move_that_lost_its_answer_is_a_failure_not_a_refusal(plain):
         "steps": [],
         "comment": "no answer from vmhost1; app1 shows on vmhost1; restore with: cmmodpkg -e app1",
     }
+    ret["warnings"] = ["cannot append to the audit file /var/log/x"]
     text = plain["vpkg"](ret)
     assert "FAILED" in text.splitlines()[0] and "REFUSED" not in text
+    assert text.splitlines()[-1] == 'warnings: ["cannot append to the audit file /var/log/x"]'
     assert "restore with: cmmodpkg -e app1" in text
