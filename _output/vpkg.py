@@ -44,12 +44,14 @@ def output(data, **kwargs):
     return "\n".join(line.rstrip() for line in render(data, paint))
 
 
-def _renderer(data):
+def _renderer(data, nested=True):
     """The drawing function for ``data``'s shape, or None when it is not ours."""
     if isinstance(data, list):
         return _history if data and all(_is_audit(e) for e in data) else None
     if not isinstance(data, dict):
         return None
+    if isinstance(data.get("entries"), list) and len(data) == 1:
+        return lambda d, paint: _history(d["entries"], paint) if d["entries"] else ["no audit entries"]
     if isinstance(data.get("event"), dict) and "suffix" in data and "message" in data["event"]:
         return _progress
     if isinstance(data.get("nodes"), dict) and isinstance(data.get("packages"), dict) and "cluster" in data:
@@ -62,7 +64,17 @@ def _renderer(data):
         return _move
     if "comment" in data and "result" in data and set(data) <= _SIMPLE_KEYS:
         return _simple
+    if nested and data and all(_renderer(v, nested=False) for v in data.values()):
+        return _per_minion  # ``salt 'vmhost*' vpkg.check ...``: one of our shapes per minion
     return None
+
+
+def _per_minion(data, paint):
+    lines = []
+    for minion, value in data.items():
+        lines.append(paint(f"{minion}:", "LIGHT_CYAN"))
+        lines.extend(f"    {line}" for line in _renderer(value, nested=False)(value, paint))
+    return lines
 
 
 _SIMPLE_KEYS = {

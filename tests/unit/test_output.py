@@ -284,3 +284,18 @@ def test_a_move_that_lost_its_answer_is_a_failure_not_a_refusal(plain):
     assert "FAILED" in text.splitlines()[0] and "REFUSED" not in text
     assert text.splitlines()[-1] == 'warnings: ["cannot append to the audit file /var/log/x"]'
     assert "restore with: cmmodpkg -e app1" in text
+
+
+def test_minion_returns_of_our_shapes_are_drawn_per_minion(plain):
+    move = _data("runner_move_db1_refused.json")
+    text = plain["vpkg"]({"vmhost1": move, "vmhost2": {"result": True, "comment": "nothing to do"}})
+    lines = text.splitlines()
+    assert lines[0] == "vmhost1:" and lines[1] == "    db1: vmhost1 -> vmhost2  REFUSED  (nothing changed)"
+    assert lines[-2:] == ["vmhost2:", "    OK  nothing to do"]
+    assert plain["vpkg"]({"vmhost1": move, "vmhost2": {"x": 1}}) == plain["nested"](
+        {"vmhost1": move, "vmhost2": {"x": 1}}
+    )
+
+
+def test_history_wrapped_in_entries(plain):
+    assert plain["vpkg"]({"entries": []}) == "no audit entries"
