@@ -111,6 +111,10 @@ def tell(story, cluster):
         expect=["OK  restore vmhost3: 3 moved"],
     )
     story.salt_run("The cluster after the story", "vpkg.status", expect=["6 of 6 packages running"])
+    if re.search(r"^def history\(", (ROOT / "_runners" / "vpkg.py").read_text(), re.M):
+        story.salt_run(
+            "Who did what: the audit trail", "vpkg.history", "package=app1", expect=["vmhost1 -> vmhost3"]
+        )
     now = {name: pkg.get("node") for name, pkg in cluster.state()["packages"].items()}
     story.check(
         f"every guest back where it was, app1 on vmhost3 (now: {now})",

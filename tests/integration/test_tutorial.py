@@ -180,7 +180,7 @@ def test_every_command_of_the_tutorial():
                 problem = _verdict(command, rc, output)
                 if problem is None or time.monotonic() >= deadline:
                     break
-                time.sleep(2)
+                time.sleep(1)
             assert problem is None, f"{command!r}\n{problem}\n--- output ---\n{output}"
     finally:
         shell.run(f"{sys.executable} -m demo.labctl down", timeout=60)
