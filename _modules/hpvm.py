@@ -204,9 +204,10 @@ def check_migrate(guest, host):  # pylint: disable=redefined-outer-name
 
 
 def _positive(value, what):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise SaltInvocationError(f"{what} must be a positive number of seconds, got {value!r}")
-    return value
+    try:
+        return vpkg_names.check_seconds(value, what)
+    except ValueError as exc:
+        raise SaltInvocationError(str(exc)) from None
 
 
 def migrate(guest, host, online=True, timeout=None, progress=None):  # pylint: disable=redefined-outer-name

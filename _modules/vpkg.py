@@ -202,11 +202,9 @@ def move(package, target, timeout=None):
     _validate(package, target)
     if timeout is not None:
         try:
-            timeout = float(timeout)
-        except (TypeError, ValueError):
-            raise SaltInvocationError(f"timeout must be a number of seconds, not {timeout!r}") from None
-        if timeout <= 0:
-            raise SaltInvocationError("timeout must be a positive number of seconds")
+            timeout = vpkg_names.check_seconds(timeout, "timeout")
+        except ValueError as exc:
+            raise SaltInvocationError(str(exc)) from None
     else:
         timeout = float(_config("migrate_timeout", 3600))
     with _package_lock(package):

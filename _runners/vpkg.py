@@ -23,9 +23,11 @@ import logging
 import os
 import time
 
+import salt.loader
 from salt.exceptions import SaltInvocationError
 
 try:  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
+    import vpkg_audit
     import vpkg_capacity
     import vpkg_master
     import vpkg_names
@@ -34,6 +36,7 @@ try:  # synced from file_roots: Salt puts extmods/utils on sys.path while loadin
     import vpkg_reserve
 except ImportError:
     from saltext.vpkg.utils import (  # pip-installed
+        vpkg_audit,
         vpkg_capacity,
         vpkg_master,
         vpkg_names,
@@ -72,12 +75,53 @@ def _name(value, what, optional=False):
         raise SaltInvocationError(str(exc)) from None
 
 
-def _progress(message, **data):
-    data["message"] = message
-    try:
-        __jid_event__.fire_event(data, "progress")
-    except NameError:  # called outside a runner job (unit tests)
-        log.info("%s", message)
+def _reporter():
+    """This job's progress channel, taken once when the job starts.
+
+    ``__jid_event__`` is a module global: when the reactor runs two runner jobs in one process,
+    the second replaces it and closes it on finishing, so a job that read the global later would
+    report under the other job's tag, then fail. Progress must never break an operation.
+    """
+    events = globals().get("__jid_event__")
+    outputter = _outputter_available()
+
+    def progress(message, **data):
+        data["message"] = message
+        if outputter:
+            data["outputter"] = "vpkg"  # one line per event instead of a nested dict
+        if events is None:  # outside a runner job (unit tests, direct calls)
+            log.info("%s", message)
+            return
+        try:
+            events.fire_event(data, "progress")
+        except Exception:  # noqa: BLE001 - see above
+            log.debug("vpkg: progress event not sent: %s", message, exc_info=True)
+
+    return progress
+
+
+def _outputter_available():
+    """Name the ``vpkg`` outputter in events only where it loads: else Salt logs an error per event."""
+    if "vpkg.outputter" not in __context__:
+        try:
+            __context__["vpkg.outputter"] = "vpkg" in salt.loader.outputters(__opts__)
+        except Exception:  # noqa: BLE001 - a missing outputter only costs prettiness
+            __context__["vpkg.outputter"] = False
+    return __context__["vpkg.outputter"]
+
+
+def _audited(operation, ret, requested_by=None, phase=None):
+    """Append the operation to the audit trail (``vpkg:audit_file``); a write error is a warning."""
+    path = _config().get("audit_file")
+    if path:
+        user = globals().get("__user__")
+        who = vpkg_audit.asker(user, requested_by, f"vpkg/maintenance/{phase}" if phase else None)
+        try:
+            vpkg_audit.record_result(path, operation, ret, who)
+        except (vpkg_audit.AuditError, ValueError) as exc:
+            log.error("vpkg: audit trail: %s", exc)
+            ret.setdefault("warnings", []).append(f"audit trail not written: {exc}")
+    return ret
 
 
 def _failed(ret):
@@ -218,6 +262,8 @@ def move(package, target=None, test=False, timeout=None):
     package = _name(package, "package")
     target = _name(target, "target", optional=True)
     timeout = _timeout(timeout)
+    test = _flag(test, "test")
+    progress = _reporter()
     started = time.monotonic()
     master = _master()
     try:
@@ -253,24 +299,26 @@ def move(package, target=None, test=False, timeout=None):
         if test and ret["result"]:
             ret["result"] = None
             ret["comment"] = f"Package {package} would move online from {source} to {target}."
-        return ret if ret["result"] is not False else _failed(ret)
+            return ret
+        return _failed(ret if test else _audited("move", ret))
     try:
-        ret = _run_move(master, package, source, target, timeout)
+        ret = _run_move(master, package, source, target, timeout, progress)
     finally:
         registry.release(entry["id"])
     ret["seconds"] = round(time.monotonic() - started, 3)
+    _audited("move", ret)
     return ret if ret["result"] else _failed(ret)
 
 
 def _timeout(timeout):
     if timeout is None:
         return float(_config().get("move_timeout", 3600))
-    try:
-        value = float(timeout)
-    except (TypeError, ValueError):
-        raise SaltInvocationError(f"timeout must be a number of seconds, not {timeout!r}") from None
-    if value <= 0:
-        raise SaltInvocationError("timeout must be a positive number of seconds")
+    return _positive(timeout, "timeout")
+
+
+def _flag(value, what):
+    if not isinstance(value, bool):
+        raise SaltInvocationError(f"{what} must be True or False, not {value!r}")
     return value
 
 
@@ -287,14 +335,14 @@ def _refused(package, source, target, pre):
     }
 
 
-def _run_move(master, package, source, target, timeout):
-    _progress(f"{package}: moving from {source} to {target}", package=package, source=source, target=target)
+def _run_move(master, package, source, target, timeout, progress):
+    progress(f"{package}: moving from {source} to {target}", package=package, source=source, target=target)
 
     def relay(tag, data):
         phase = data.get("phase") or tag.rsplit("/", 1)[-1]
         pct = data.get("percent")
         text = f"{package}: {phase}" + (f" {pct}%" if pct is not None else "")
-        _progress(text, **{k: v for k, v in data.items() if k != "result"})
+        progress(text, **{k: v for k, v in data.items() if k != "result"})
 
     # The minion's own migration timeout fires first; ours only covers a lost minion.
     outcome = master.run_with_events(
@@ -349,8 +397,8 @@ def _records():
     return vpkg_records.Records(os.path.join(__opts__["cachedir"], "vpkg"))
 
 
-def _operations():
-    return vpkg_operate.Operations(__opts__, _master(), _registry(), _records(), _progress)
+def _operations(progress=None):
+    return vpkg_operate.Operations(__opts__, _master(), _registry(), _records(), progress or _reporter())
 
 
 def _goal(evacuate=None, restore=None, rebalance=None):
@@ -369,12 +417,9 @@ def _goal(evacuate=None, restore=None, rebalance=None):
 
 def _positive(value, what):
     try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise SaltInvocationError(f"{what} must be a number of seconds, not {value!r}") from None
-    if number <= 0:
-        raise SaltInvocationError(f"{what} must be a positive number of seconds")
-    return number
+        return vpkg_names.check_seconds(value, what)
+    except ValueError as exc:
+        raise SaltInvocationError(str(exc)) from None
 
 
 def plan(evacuate=None, restore=None, rebalance=None):
@@ -400,27 +445,34 @@ def plan(evacuate=None, restore=None, rebalance=None):
         return _failed({"result": False, "operation": kind, "comment": str(exc)})
 
 
-def _run(kind, value, test, timeout, deadline, requested_by=None):
+def _run(kind, value, test, timeout, deadline, requested_by=None, phase=None, progress=None):
     guest_timeout = _timeout(timeout)
     if deadline is not None:
         deadline = time.monotonic() + _positive(deadline, "deadline")
     try:
-        ret = _operations().run(kind, value, test, guest_timeout, deadline, requested_by)
+        ret = _operations(progress).run(kind, value, test, guest_timeout, deadline, requested_by)
     except vpkg_operate.Refused as exc:
         ret = {"result": False, "operation": kind, "node": value, "comment": str(exc)}
+    if not test:
+        _audited(kind, ret, requested_by, phase)
     return ret if ret["result"] is not False else _failed(ret)
 
 
 def _guarded(kind, node, test, timeout, deadline, requested_by, phase):
     """One evacuation or restore of a node at a time; the reactor's guard inside that lock."""
+    test = _flag(test, "test")
+    _timeout(timeout)
+    if deadline is not None:
+        _positive(deadline, "deadline")
+    progress = _reporter()
     try:
         with _records().exclusive("evacuate", node):
             # Inside the node's lock: of a burst of identical requests, one acts, the rest are told.
             if requested_by is not None:
-                refusal = _operations().refuse_request(node, requested_by, phase)
+                refusal = _operations(progress).refuse_request(node, requested_by, phase)
                 if refusal:
-                    return refusal
-            return _run(kind, node, test, timeout, deadline, requested_by)
+                    return _audited(kind, refusal, requested_by, phase)
+            return _run(kind, node, test, timeout, deadline, requested_by, phase, progress)
     except vpkg_records.Busy as exc:
         return _failed({"result": False, "operation": kind, "node": node, "comment": str(exc)})
 
@@ -479,9 +531,14 @@ def rebalance(strategy="balanced", test=False, timeout=None, deadline=None):
         salt-run vpkg.rebalance balanced test=True
     """
     kind, value = _goal(rebalance=strategy)
+    test = _flag(test, "test")
+    _timeout(timeout)
+    if deadline is not None:
+        _positive(deadline, "deadline")
+    progress = _reporter()
     try:
         with _records().exclusive("rebalance", "cluster"):
-            return _run(kind, value, test, timeout, deadline)
+            return _run(kind, value, test, timeout, deadline, progress=progress)
     except vpkg_records.Busy as exc:
         return _failed({"result": False, "operation": "rebalance", "comment": str(exc)})
 
@@ -512,10 +569,51 @@ def cancel(node, wait=60):
             {"result": False, "node": node, "comment": f"asked to stop; still running after {wait} s"}
         )
     last = records.last_result("evacuate", node) or records.last_result("restore", node) or {}
-    return {
-        "result": True,
-        "node": node,
-        "moved": last.get("moved", []),
-        "not_started": [m["package"] for m in last.get("moves", []) if "not started" in m.get("comment", "")],
-        "comment": f"cancelled: {len(last.get('moved', []))} guest(s) had moved",
-    }
+    return _audited(
+        "cancel",
+        {
+            "result": True,
+            "node": node,
+            "moved": last.get("moved", []),
+            "not_started": [
+                m["package"] for m in last.get("moves", []) if "not started" in m.get("comment", "")
+            ],
+            "comment": f"cancelled: {len(last.get('moved', []))} guest(s) had moved",
+        },
+    )
+
+
+def history(package=None, since=None, node=None, operation=None):
+    """
+    The audit trail: who moved which guest package where, when, and how it ended.
+
+    Read from the file named by ``vpkg:audit_file`` in the master config; newest last.
+
+    package
+        Only entries about this package.
+    since
+        An ISO 8601 time, or a relative one: ``30m``, ``12h``, ``7d``.
+    node
+        Only entries whose source, target or node is this node.
+    operation
+        One of move, evacuate, restore, rebalance, cancel.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run vpkg.history
+        salt-run vpkg.history package=slvm1 since=7d
+    """
+    package = _name(package, "package", optional=True)
+    node = _name(node, "node", optional=True)
+    if operation is not None and operation not in vpkg_audit.OPERATIONS:
+        raise SaltInvocationError(f"operation must be one of {', '.join(vpkg_audit.OPERATIONS)}")
+    path = _config().get("audit_file")
+    if not path:
+        return {"entries": [], "comment": "no audit trail: set vpkg:audit_file in the master config"}
+    try:
+        entries = vpkg_audit.read(path, package=package, since=since, node=node, operation=operation)
+    except ValueError as exc:
+        raise SaltInvocationError(str(exc)) from None
+    return {"entries": entries}

@@ -15,15 +15,25 @@ the ``vpkg`` execution module); every other host reports that the move is not it
 :depends: the ``vpkg`` and ``serviceguard`` execution modules of this project
 """
 
+import re
+
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 __virtualname__ = "vpkg"
+
+# Letters, digits, '.', '-', '_'; at most 39; starting and ending with a letter or digit.
+_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,37}[A-Za-z0-9])?")
 
 
 def __virtual__():
     if "vpkg.move" in __salt__:
         return __virtualname__
     return (False, "The vpkg state needs the vpkg execution module (serviceguard and hpvm commands)")
+
+
+def _valid(value):
+    """Serviceguard's name rule (the state may only call __salt__, so the rule is restated here)."""
+    return isinstance(value, str) and bool(_NAME.fullmatch(value))
 
 
 def placed(name, node):
@@ -36,6 +46,10 @@ def placed(name, node):
         The node it must run on.
     """
     ret = {"name": name, "result": False, "changes": {}, "comment": ""}
+    for value, what in ((name, "package"), (node, "node")):
+        if not _valid(value):
+            ret["comment"] = f"{what} {value!r} is not a valid Serviceguard name; nothing was run."
+            return ret
     try:
         current = __salt__["serviceguard.package"](name)
     except (CommandExecutionError, SaltInvocationError) as exc:

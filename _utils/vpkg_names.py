@@ -13,6 +13,7 @@ Standard library only; no Salt dunders (see docs/installing.md).
 """
 
 import ipaddress
+import math
 import re
 
 MAX_NAME = 39
@@ -90,3 +91,20 @@ def is_valid_host(value):
     except ValueError:
         return False
     return True
+
+
+def check_seconds(value, what="timeout"):
+    """A positive, finite number of seconds (int, float or numeric text), else ValueError.
+
+    bool is refused although it is an int (``timeout=True`` is a typo, not one second), and so are
+    nan and inf: ``nan <= 0`` is False, so a plain comparison would let them through.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"{what} must be a number of seconds, got {type(value).__name__} {_shown(value)}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{what} must be a number of seconds, not {_shown(value)}") from None
+    if not math.isfinite(number) or number <= 0:
+        raise ValueError(f"{what} must be a positive, finite number of seconds, not {_shown(value)}")
+    return number

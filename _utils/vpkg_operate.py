@@ -13,9 +13,10 @@ import salt.utils.event
 try:  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
     import vpkg_execute
     import vpkg_master
+    import vpkg_names
     import vpkg_plan
 except ImportError:
-    from saltext.vpkg.utils import vpkg_execute, vpkg_master, vpkg_plan  # pip-installed
+    from saltext.vpkg.utils import vpkg_execute, vpkg_master, vpkg_names, vpkg_plan  # pip-installed
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +169,10 @@ class Operations:
     # -- the reactor's guard -------------------------------------------------------------------
     def refuse_request(self, node, requested_by, phase):
         """A cluster node may ask only for itself, once per maintenance; returns the refusal or None."""
-        requested_by = str(requested_by)
+        mapped = isinstance(requested_by, str) and requested_by in self.master.node_map.values()
+        if not (mapped or vpkg_names.is_valid_name(requested_by)):
+            # Not a node name and not a mapped minion id: no minion needs to be asked.
+            return self._ignored(node, repr(requested_by), phase, "the requester cannot be a cluster node")
         asker = self.master.node(requested_by)
         try:
             nodes = self.master.cluster()[0]["nodes"]
@@ -185,6 +189,10 @@ class Operations:
             reason = f"node {node} is not in maintenance"
         if reason is None:
             return None
+        return self._ignored(node, requested_by, phase, reason)
+
+    @staticmethod
+    def _ignored(node, requested_by, phase, reason):
         log.warning("vpkg: ignored maintenance/%s request from %s: %s", phase, requested_by, reason)
         return {
             "result": True,

@@ -8,10 +8,10 @@
 vpkg-evacuate:
   salt.runner:
     - name: vpkg.evacuate
-    - node: {{ vp.get('node') | json }}
+    - node: {{ vp.get('node') | yaml_encode }}
 {%- if vp.get('requested_by') %}
-    - requested_by: {{ vp.get('requested_by') | json }}
+    - requested_by: {{ vp.get('requested_by') | yaml_encode }}
 {%- endif %}
 {%- if vp.get('deadline') %}
-    - deadline: {{ vp.get('deadline') | json }}
+    - deadline: {{ vp.get('deadline') | yaml_encode }}
 {%- endif %}

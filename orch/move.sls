@@ -10,7 +10,7 @@
 vpkg-move-{{ package }}:
   salt.runner:
     - name: vpkg.move
-    - package: {{ package | yaml_dquote }}
+    - package: {{ package | yaml_encode }}
 {%- if target %}
-    - target: {{ target | yaml_dquote }}
+    - target: {{ target | yaml_encode }}
 {%- endif %}

@@ -8,7 +8,7 @@
 vpkg-restore:
   salt.runner:
     - name: vpkg.restore
-    - node: {{ vp.get('node') | json }}
+    - node: {{ vp.get('node') | yaml_encode }}
 {%- if vp.get('requested_by') %}
-    - requested_by: {{ vp.get('requested_by') | json }}
+    - requested_by: {{ vp.get('requested_by') | yaml_encode }}
 {%- endif %}

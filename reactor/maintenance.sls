@@ -14,6 +14,12 @@
     (an optional `node` in the event data must name the sender's own node) and that it is not
     already in maintenance; anything else is ignored and logged.
 -#}
+{#- Values go to the pillar exactly as sent, never as SLS text: yaml_encode for scalars (it keeps
+    every character), json for lists and mappings (yaml_encode takes scalars only). The runner
+    then refuses whatever is not a node name. #}
+{%- macro exact(value) -%}
+{{ value | yaml_encode if (value is string or value is not iterable) else value | json }}
+{%- endmacro %}
 {%- set payload = data.get('data') if data.get('data') is mapping else data %}
 {%- set sender = data.get('id') %}
 {%- set node = payload.get('node', sender) %}
@@ -24,6 +30,6 @@ vpkg-maintenance:
       - mods: {{ 'orch.evacuate' if tag.endswith('/start') else 'orch.restore' }}
       - pillar:
           vpkg:
-            node: {{ node | json }}
-            requested_by: {{ sender | json }}
+            node: {{ exact(node) }}
+            requested_by: {{ exact(sender) }}
 {%- endif %}

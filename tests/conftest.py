@@ -5,8 +5,14 @@ Salt's loader does for synced utils) and ``sgsim`` is imported from ``sim/``.
 """
 
 import importlib.util
+import logging
 import pathlib
 import sys
+
+# At interpreter exit Salt's and salt-factories' log handlers flush into streams pytest has
+# already closed; each failed flush prints a "--- Logging error ---" dump after pytest's summary.
+# They are not test failures, and they bury the summary line: do not print them.
+logging.raiseExceptions = False
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 

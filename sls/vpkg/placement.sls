@@ -13,6 +13,6 @@
 {%- for package, node in salt['pillar.get']('vpkg:placement', {}) | dictsort %}
 vpkg-placed-{{ package }}:
   vpkg.placed:
-    - name: {{ package | yaml_dquote }}
-    - node: {{ node | yaml_dquote }}
+    - name: {{ package | yaml_encode }}
+    - node: {{ node | yaml_encode }}
 {%- endfor %}

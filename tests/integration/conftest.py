@@ -85,12 +85,17 @@ def sim(tmp_path_factory, cluster_yaml):
 
 
 @pytest.fixture(scope="package")
-def salt_master(salt_factories, sim):
+def audit_file(tmp_path_factory):
+    return tmp_path_factory.mktemp("audit") / "vpkg-audit.jsonl"
+
+
+@pytest.fixture(scope="package")
+def salt_master(salt_factories, sim, audit_file):
     overrides = {
         "runner_dirs": [str(ROOT / "_runners")],
         "utils_dirs": [str(ROOT / "_utils")],
         "file_roots": {"base": [str(ROOT / "sls"), str(ROOT)]},
-        "vpkg": {"timeout": 30, "minions": "vmh*"},
+        "vpkg": {"timeout": 30, "minions": "vmh*", "audit_file": str(audit_file)},
         "reactor": [{"vpkg/maintenance/*": [str(ROOT / "reactor" / "maintenance.sls")]}],
     }
     factory = salt_factories.salt_master_daemon("vpkg-master", overrides=overrides)

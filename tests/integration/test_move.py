@@ -33,6 +33,9 @@ def test_move_to_a_node_that_fits(cluster, salt_run):
     assert pkg["node"] == "vmh2" and pkg["autorun"] is True and pkg["state"] == "running"
     states = {n: cluster.run(n, ["hpvmstatus", "-P", "g1"]).stdout for n in ("vmh1", "vmh2")}
     assert "Off (NR)" in states["vmh1"] and "On" in states["vmh2"]
+    last = salt_run.run("vpkg.history", "package=g1").data["entries"][-1]
+    assert (last["operation"], last["source"], last["target"]) == ("move", "vmh1", "vmh2")
+    assert last["result"] is True
 
 
 def test_move_without_target_picks_the_node_with_most_room(cluster, salt_run):
