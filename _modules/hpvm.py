@@ -42,16 +42,9 @@ DEFAULT_MIGRATE_TIMEOUT = 3600  # the Copy phase has no timeout of its own in In
 
 
 def _early_conf(key, default):
-    # __virtual__ may run before __salt__ is complete: look where config.get looks, in its order
-    # (minion config, grains, pillar). A dunder the loader has not packed is simply skipped.
-    for dunder in ("__opts__", "__grains__", "__pillar__"):
-        source = globals().get(dunder)
-        try:
-            if source is not None and source.get(key) is not None:
-                return source[key]
-        except (TypeError, AttributeError, LookupError):
-            continue
-    return default
+    # __virtual__ may run before __salt__ is complete: read config where config.get would.
+    sources = [globals().get(d) for d in ("__opts__", "__grains__", "__pillar__")]
+    return vpkg_cmd.early_conf(sources, key, default)
 
 
 def __virtual__():

@@ -316,6 +316,14 @@ def _timeout(timeout):
     return _positive(timeout, "timeout")
 
 
+def _options(test, timeout, deadline):
+    """Check an operation's options before it takes a lock or asks a minion; returns ``test``."""
+    _timeout(timeout)
+    if deadline is not None:
+        _positive(deadline, "deadline")
+    return _flag(test, "test")
+
+
 def _flag(value, what):
     if not isinstance(value, bool):
         raise SaltInvocationError(f"{what} must be True or False, not {value!r}")
@@ -460,10 +468,7 @@ def _run(kind, value, test, timeout, deadline, requested_by=None, phase=None, pr
 
 def _guarded(kind, node, test, timeout, deadline, requested_by, phase):
     """One evacuation or restore of a node at a time; the reactor's guard inside that lock."""
-    test = _flag(test, "test")
-    _timeout(timeout)
-    if deadline is not None:
-        _positive(deadline, "deadline")
+    test = _options(test, timeout, deadline)
     progress = _reporter()
     try:
         with _records().exclusive("evacuate", node):
@@ -531,10 +536,7 @@ def rebalance(strategy="balanced", test=False, timeout=None, deadline=None):
         salt-run vpkg.rebalance balanced test=True
     """
     kind, value = _goal(rebalance=strategy)
-    test = _flag(test, "test")
-    _timeout(timeout)
-    if deadline is not None:
-        _positive(deadline, "deadline")
+    test = _options(test, timeout, deadline)
     progress = _reporter()
     try:
         with _records().exclusive("rebalance", "cluster"):

@@ -80,3 +80,16 @@ def hpvmmodify_online_migration(bin_dir, guest, enabled):
     """``hpvmmodify -P guest -x online_migration=enabled|disabled``."""
     value = "enabled" if enabled else "disabled"
     return [_bin(bin_dir, "hpvmmodify"), "-P", guest, "-x", f"online_migration={value}"]
+
+
+def early_conf(sources, key, default):
+    """``key`` from the first mapping of ``sources`` that has it (minion config, grains, pillar:
+    config.get's order), for ``__virtual__``, which may run before ``__salt__`` is complete.
+    A source the loader has not packed (None, or not a mapping) is skipped."""
+    for source in sources:
+        try:
+            if source is not None and source.get(key) is not None:
+                return source[key]
+        except (TypeError, AttributeError, LookupError):
+            continue
+    return default

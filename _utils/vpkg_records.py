@@ -21,15 +21,10 @@ import os
 import time
 import uuid
 
-
-def _pid_alive(pid):
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, TypeError, ValueError):
-        return True
-    return True
+try:  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
+    import vpkg_reserve
+except ImportError:
+    from saltext.vpkg.utils import vpkg_reserve  # pip-installed
 
 
 def _pending(move):
@@ -166,6 +161,6 @@ class Records:
             j
             for j in self.journals()
             if j.get("state") == "running"
-            and not _pid_alive(j.get("pid"))
+            and not vpkg_reserve.pid_alive(j.get("pid"))
             and (node is None or j.get("node") == node)
         ]

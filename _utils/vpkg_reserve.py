@@ -15,7 +15,8 @@ import time
 import uuid
 
 
-def _pid_alive(pid):
+def pid_alive(pid):
+    """True unless ``pid`` is certainly gone (a pid we may not signal still counts as alive)."""
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
@@ -56,7 +57,7 @@ class Registry:
         except (OSError, ValueError):
             # A damaged registry must not block every move; it is rewritten on the next save.
             return []
-        return [e for e in entries if isinstance(e, dict) and _pid_alive(e.get("pid"))]
+        return [e for e in entries if isinstance(e, dict) and pid_alive(e.get("pid"))]
 
     def _save(self, entries):
         tmp = f"{self.path}.{os.getpid()}.tmp"
