@@ -134,12 +134,7 @@ def test_timeouts_refuse_hostile_seconds(host, value):
     _refused(host, mods.vpkg.move, "g1", "vmh2", timeout=value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="vpkg.move accepts timeout=nan/inf/True and hpvm.migrate timeout=inf: commands run "
-    "(vpkg.move with nan disables switching, then hpvm.migrate refuses and switching stays off)",
-)
-@V.KNOWN_BUG
+@V.FAST
 @given(V.NON_FINITE_SECONDS)
 def test_timeouts_must_be_finite_numbers(host, value):
     mods, _, _ = host
@@ -180,12 +175,7 @@ def test_placed_refuses_a_hostile_package(host, value):
     _state_refused(host, value, "vmh2")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="vpkg.placed does not validate node: it runs cmviewcl first, and returns result True "
-    "('<where> makes the move to <node>') when the package runs on another host",
-)
-@V.KNOWN_BUG
+@V.FAST
 @given(V.REQUIRED_NAME)
 def test_placed_refuses_a_hostile_node(host, value):
     _state_refused(host, "g1", value)

@@ -81,14 +81,23 @@ def _plain(value):
     return value
 
 
-def _printable(value):
+def _clean(value):
+    """No C1 control, DEL or bytes anywhere inside a list or mapping (what `| json` mishandles)."""
     if isinstance(value, dict):
-        return all(_printable(k) and _printable(v) for k, v in value.items())
+        return all(_clean(k) and _clean(v) for k, v in value.items())
     if isinstance(value, (list, tuple)):
-        return all(_printable(v) for v in value)
+        return all(_clean(v) for v in value)
     if isinstance(value, bytes):
         return False
     return not (isinstance(value, str) and any("\x7f" <= c <= "\x9f" for c in value))
+
+
+def _printable(data):
+    """The values the reactor renders are scalars (any text: yaml_encode keeps it) or clean."""
+    payload = data.get("data") if isinstance(data.get("data"), dict) else data
+    values = [data.get("id"), payload.get("node", data.get("id"))]
+    # nan is rendered faithfully, but nan != nan would fail the comparison itself.
+    return all((isinstance(v, str) or _clean(v)) and v == v for v in values)  # noqa: PLR0124
 
 
 ANY_VALUE = st.one_of(HOSTILE_NAME, st.sampled_from(["vmh1", "vmh2"]))
@@ -108,22 +117,24 @@ EVENT = st.builds(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="reactor/maintenance.sls renders values with `| json`: U+0085 is folded to a space, "
-    "U+007F..U+009F and bytes break the render; `| yaml_encode` keeps every value exact",
+    reason="reactor/maintenance.sls renders lists and mappings with `| json`: U+0085 inside them "
+    "is folded to a space, U+007F..U+009F and bytes break the render",
 )
 @KNOWN_BUG
 @given(st.sampled_from(GOOD_TAGS + WEIRD_TAGS), EVENT)
-@example("vpkg/maintenance/start", {"id": "vmh1", "data": {"node": "vmh\x85"}})
-@example("vpkg/maintenance/start", {"id": "vmh1", "data": {"node": "vmh\x7f"}})
+@example("vpkg/maintenance/start", {"id": "vmh1", "data": {"node": ["vmh\x85"]}})
+@example("vpkg/maintenance/start", {"id": "vmh1", "data": {"node": b"vmh1"}})
 def test_rendered_reaction_is_nothing_or_one_orchestrate_with_the_values_given(render, tag, data):
     assert _plain(render(tag, data)) == (_expected(tag, data) or {})
 
 
 @FAST
 @given(st.sampled_from(GOOD_TAGS + WEIRD_TAGS), EVENT.filter(_printable))
+@example("vpkg/maintenance/start", {"id": "vmh1", "data": {"node": "vmh\x85"}})
+@example("vpkg/maintenance/start", {"id": "vmh\x7f", "data": {}})
 def test_printable_events_render_nothing_or_one_exact_orchestrate(render, tag, data):
-    # The same property without what the json filter mishandles (C1 controls, DEL, bytes).
-    assert _plain(render(tag, data)) == (_expected(tag, data) or {})
+    # The same property without what `| json` mishandles (C1 controls, DEL, bytes in containers).
+    assert _plain(render(tag, data)) == _plain(_expected(tag, data) or {})
 
 
 @FAST
@@ -149,12 +160,7 @@ def test_the_runner_refuses_a_hostile_node_from_an_event(render, guarded, tag, d
     _ask(render, guarded, tag, data, lambda node, sender: not is_sg_name(node))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="vpkg.evacuate/restore ask the minions for the cluster before refusing a requested_by "
-    "that cannot be a node name (e.g. '..' asking for vmh1)",
-)
-@KNOWN_BUG
+@FAST
 @given(st.sampled_from(GOOD_TAGS), EVENT.filter(_printable))
 @example("vpkg/maintenance/start", {"id": "..", "data": {"node": "vmh1"}})
 def test_the_runner_refuses_a_hostile_sender_from_an_event(render, guarded, tag, data):  # noqa: F811

@@ -22,7 +22,6 @@ from test_hostile_values import (
     HOSTILE_FLAG,
     HOSTILE_NAME,
     HOSTILE_TEXT,
-    KNOWN_BUG,
     NON_FINITE_SECONDS,
     REQUIRED_NAME,
     WRONG_TYPES,
@@ -117,15 +116,7 @@ def test_move_refuses_a_hostile_timeout(guarded, value):
     assert "timeout" in text
 
 
-NON_FINITE = pytest.mark.xfail(
-    strict=True,
-    reason="runner _timeout/_positive accept nan, inf and True (float(x) <= 0 is False for nan); "
-    "vpkg.move timeout=nan then leaves switching off on the VM host",
-)
-
-
-@NON_FINITE
-@KNOWN_BUG
+@FAST
 @given(NON_FINITE_SECONDS)
 def test_seconds_must_be_finite_numbers(guarded, value):
     _refused(guarded, runner.move, "g1", "vmh2", timeout=value)
@@ -136,11 +127,7 @@ def test_seconds_must_be_finite_numbers(guarded, value):
     _refused(guarded, runner.cancel, "vmh1", wait=value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="vpkg.move takes any truthy test= as a dry run and any falsy one (0, '', []) as a real move",
-)
-@KNOWN_BUG
+@FAST
 @given(HOSTILE_FLAG.filter(lambda v: not isinstance(v, bool)))
 def test_move_refuses_a_test_flag_that_is_not_a_bool(guarded, value):
     # test=0 or test="" would otherwise run a real move, test="no" a dry run: neither was asked.
@@ -186,12 +173,7 @@ def test_cancel_refuses_a_hostile_wait(guarded, value):
     assert "wait" in text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="vpkg.evacuate/restore str() any requested_by and ask the minions for the cluster "
-    "before refusing it (e.g. requested_by=['x'] or '..')",
-)
-@KNOWN_BUG
+@FAST
 @given(HOSTILE_NAME)
 def test_evacuate_refuses_a_requester_that_cannot_be_a_node(guarded, value):
     # requested_by is the minion id the reactor saw (data['id']); with no node_map it must be a
