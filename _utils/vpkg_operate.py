@@ -174,19 +174,25 @@ class Operations:
             # Not a node name and not a mapped minion id: no minion needs to be asked.
             return self._ignored(node, repr(requested_by), phase, "the requester cannot be a cluster node")
         asker = self.master.node(requested_by)
-        try:
-            nodes = self.master.cluster()[0]["nodes"]
-        except vpkg_master.NoClusterView:
-            nodes = {}
+        in_maintenance = bool(self.records.placement(node))
         reason = None
-        if asker not in nodes:
-            reason = f"{requested_by} is not a cluster node"
-        elif asker != node:
-            reason = f"{requested_by} (node {asker}) may not ask for node {node}"
-        elif phase == "start" and self.records.placement(node):
+        if asker == node and phase == "start" and in_maintenance:
+            # A node repeating its own request is refused from the records alone: a burst of them
+            # must not cost a cluster query each (the reactor works through them one at a time).
             reason = f"node {node} is already in maintenance"
-        elif phase == "end" and not self.records.placement(node):
-            reason = f"node {node} is not in maintenance"
+        else:
+            try:
+                nodes = self.master.cluster()[0]["nodes"]
+            except vpkg_master.NoClusterView:
+                nodes = {}
+            if asker not in nodes:
+                reason = f"{requested_by} is not a cluster node"
+            elif asker != node:
+                reason = f"{requested_by} (node {asker}) may not ask for node {node}"
+            elif phase == "start" and in_maintenance:
+                reason = f"node {node} is already in maintenance"
+            elif phase == "end" and not in_maintenance:
+                reason = f"node {node} is not in maintenance"
         if reason is None:
             return None
         return self._ignored(node, requested_by, phase, reason)
