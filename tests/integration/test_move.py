@@ -95,7 +95,7 @@ def test_bad_arguments_are_refused_before_anything_runs(cluster, salt_run):
         ("package=-f", "target=vmh2"): "not a valid Serviceguard name",
         ("g1", "../etc"): "not a valid Serviceguard name",
         ("g1;reboot", "vmh2"): "not a valid Serviceguard name",
-        ("g1", "vmh2", "timeout=-1"): "positive number",
+        ("g1", "vmh2", "timeout=-1"): "positive, finite number",
     }
     for args, why in cases.items():
         ret = salt_run.run("vpkg.move", *args)
