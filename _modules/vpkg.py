@@ -93,7 +93,8 @@ def _package_lock(package):
     lock_dir = os.path.join(__opts__["cachedir"], "vpkg", "locks")
     os.makedirs(lock_dir, mode=0o700, exist_ok=True)
     path = os.path.join(lock_dir, f"{package}.lock")
-    with open(path, "a+", encoding="utf-8") as handle:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)  # owner-only, like every file we keep
+    with os.fdopen(fd, "r+", encoding="utf-8") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:

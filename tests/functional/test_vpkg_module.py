@@ -3,6 +3,7 @@
 import fcntl
 import os
 import pathlib
+import stat
 import uuid
 from unittest.mock import patch
 
@@ -49,6 +50,8 @@ def test_check_then_move(xyzo1, sim):
     }
     ret = xyzo1.vpkg.move("slvm1", "xyzo2")
     assert ret["result"] is True and ret["unprotected_seconds"] > 0
+    lock = pathlib.Path(xyzo1.opts["cachedir"]) / "vpkg" / "locks" / "slvm1.lock"
+    assert stat.S_IMODE(lock.stat().st_mode) == 0o600
     assert _package(sim, "slvm1")["node"] == "xyzo2" and _package(sim, "slvm1")["autorun"] is True
 
 
