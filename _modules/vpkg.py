@@ -20,8 +20,11 @@ be established, switching stays off and the error says so and names the restorin
 import contextlib
 import errno
 import fcntl
+import hmac
+import json
 import logging
 import os
+import secrets
 import time
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
@@ -379,3 +382,84 @@ def _restore_switching(mv, node):
         "restore_switching", True, t0, "cmmodpkg -e " + mv.package if mv.snapshot["autorun"] else "unchanged"
     )
     return dict(mv.snapshot)
+
+
+# -- maintenance requests: the reactor's proof that a request came from this host -----------------
+
+MAINTENANCE_ACTIONS = ("start", "end")
+REQUEST_TTL = 600  # seconds a maintenance request may wait for the master's confirmation
+
+
+def _request_path(action):
+    directory = os.path.join(__opts__["cachedir"], "vpkg")
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    return os.path.join(directory, f"maintenance-{action}.json")
+
+
+def _action(action):
+    if action not in MAINTENANCE_ACTIONS:
+        raise SaltInvocationError(f"action must be 'start' or 'end', not {action!r}")
+    return action
+
+
+def maintenance(action="start"):
+    """
+    Ask the master to evacuate this VM host (``start``) or to bring its guests back (``end``).
+
+    Sends ``vpkg/maintenance/<action>`` with a one-time token kept here (owner-only, 10 minutes).
+    The master's reactor acts only once this host's minion confirms the token
+    (``vpkg.confirm_maintenance``): the event's sender id alone is not proof, since Salt re-fires a
+    minion's event list with the data that minion wrote.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call vpkg.maintenance start
+        salt-call vpkg.maintenance end
+    """
+    action = _action(action)
+    token = secrets.token_hex(16)
+    path = _request_path(action)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump({"token": token, "time": time.time()}, handle)
+    os.replace(tmp, path)
+    sent = __salt__["event.send"](f"vpkg/maintenance/{action}", {"token": token})
+    node = local_node()
+    return {
+        "action": action,
+        "node": node,
+        "sent": bool(sent),
+        "comment": f"maintenance {action} of {node} requested" if sent else "the event could not be sent",
+    }
+
+
+def confirm_maintenance(action, token):
+    """
+    True if this host asked for maintenance ``action`` with ``token`` in the last 10 minutes.
+
+    The token is spent by a successful confirmation, so a request is acted on once.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt xyzo1 vpkg.confirm_maintenance start 0123456789abcdef0123456789abcdef
+    """
+    action = _action(action)
+    if not isinstance(token, str) or not token:
+        return False
+    path = _request_path(action)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            request = json.load(handle)
+    except (OSError, ValueError):
+        return False
+    fresh = time.time() - float(request.get("time", 0)) <= REQUEST_TTL
+    if not (fresh and hmac.compare_digest(str(request.get("token", "")), token)):
+        return False
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(path)
+    return True

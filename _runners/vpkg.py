@@ -466,7 +466,7 @@ def _run(kind, value, test, timeout, deadline, requested_by=None, phase=None, pr
     return ret if ret["result"] is not False else _failed(ret)
 
 
-def _guarded(kind, node, test, timeout, deadline, requested_by, phase):
+def _guarded(kind, node, test, timeout, deadline, requested_by, phase, token=None):
     """One evacuation or restore of a node at a time; the reactor's guard inside that lock."""
     test = _options(test, timeout, deadline)
     progress = _reporter()
@@ -474,7 +474,7 @@ def _guarded(kind, node, test, timeout, deadline, requested_by, phase):
         with _records().exclusive("evacuate", node):
             # Inside the node's lock: of a burst of identical requests, one acts, the rest are told.
             if requested_by is not None:
-                refusal = _operations(progress).refuse_request(node, requested_by, phase)
+                refusal = _operations(progress).refuse_request(node, requested_by, phase, token)
                 if refusal:
                     return _audited(kind, refusal, requested_by, phase)
             return _run(kind, node, test, timeout, deadline, requested_by, phase, progress)
@@ -482,7 +482,7 @@ def _guarded(kind, node, test, timeout, deadline, requested_by, phase):
         return _failed({"result": False, "operation": kind, "node": node, "comment": str(exc)})
 
 
-def evacuate(node, test=False, timeout=None, deadline=None, requested_by=None):
+def evacuate(node, test=False, timeout=None, deadline=None, requested_by=None, token=None):
     """
     Move every guest package off ``node`` online, for maintenance, and remember where they were.
 
@@ -496,9 +496,10 @@ def evacuate(node, test=False, timeout=None, deadline=None, requested_by=None):
         Seconds each online migration may take (default ``vpkg:move_timeout``).
     deadline
         Seconds the whole evacuation may take; after it no new move starts.
-    requested_by
-        Set by the reactor: the minion that asked. Only a cluster node may ask, only for itself,
-        and only once per maintenance.
+    requested_by, token
+        Set by the reactor: the minion that asked and its request's one-time token. Only a
+        cluster node may ask, only for itself, once per maintenance, and only if its own minion
+        confirms the token (``salt-call vpkg.maintenance start`` makes one).
 
     CLI Example:
 
@@ -508,10 +509,10 @@ def evacuate(node, test=False, timeout=None, deadline=None, requested_by=None):
         salt-run vpkg.evacuate xyzo1 test=True
     """
     node = _name(node, "node")
-    return _guarded("evacuate", node, test, timeout, deadline, requested_by, "start")
+    return _guarded("evacuate", node, test, timeout, deadline, requested_by, "start", token)
 
 
-def restore(node, test=False, timeout=None, deadline=None, requested_by=None):
+def restore(node, test=False, timeout=None, deadline=None, requested_by=None, token=None):
     """
     Move the guest packages evacuated from ``node`` back to it, after maintenance.
 
@@ -522,7 +523,7 @@ def restore(node, test=False, timeout=None, deadline=None, requested_by=None):
         salt-run vpkg.restore xyzo1
     """
     node = _name(node, "node")
-    return _guarded("restore", node, test, timeout, deadline, requested_by, "end")
+    return _guarded("restore", node, test, timeout, deadline, requested_by, "end", token)
 
 
 def rebalance(strategy="balanced", test=False, timeout=None, deadline=None):

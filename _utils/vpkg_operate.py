@@ -167,8 +167,13 @@ class Operations:
         return ret
 
     # -- the reactor's guard -------------------------------------------------------------------
-    def refuse_request(self, node, requested_by, phase):
-        """A cluster node may ask only for itself, once per maintenance; returns the refusal or None."""
+    def refuse_request(self, node, requested_by, phase, token=None):
+        """A cluster node may ask only for itself, once per maintenance, and must confirm it.
+
+        Returns the refusal, or None when the request may go ahead. The last check asks the node's
+        own minion to confirm the request's one-time token: the sender id the reactor saw is not
+        proof (Salt re-fires a minion's event list with the data that minion wrote).
+        """
         mapped = isinstance(requested_by, str) and requested_by in self.master.node_map.values()
         if not (mapped or vpkg_names.is_valid_name(requested_by)):
             # Not a node name and not a mapped minion id: no minion needs to be asked.
@@ -193,6 +198,12 @@ class Operations:
                 reason = f"node {node} is already in maintenance"
             elif phase == "end" and not in_maintenance:
                 reason = f"node {node} is not in maintenance"
+            elif not isinstance(token, str) or not token:
+                reason = f"the request carries no token (send it with: salt-call vpkg.maintenance {phase})"
+            else:
+                ok, confirmed = self.master.call(node, "vpkg.confirm_maintenance", [phase, token])
+                if not (ok and confirmed is True):
+                    reason = f"node {node} did not confirm the request"
         if reason is None:
             return None
         return self._ignored(node, requested_by, phase, reason)

@@ -11,6 +11,7 @@ vpkg-evacuate:
     - node: {{ vp.get('node') | yaml_encode }}
 {%- if vp.get('requested_by') %}
     - requested_by: {{ vp.get('requested_by') | yaml_encode }}
+    - token: {{ vp.get('token') | yaml_encode }}
 {%- endif %}
 {%- if vp.get('deadline') %}
     - deadline: {{ vp.get('deadline') | yaml_encode }}

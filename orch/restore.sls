@@ -11,4 +11,5 @@ vpkg-restore:
     - node: {{ vp.get('node') | yaml_encode }}
 {%- if vp.get('requested_by') %}
     - requested_by: {{ vp.get('requested_by') | yaml_encode }}
+    - token: {{ vp.get('token') | yaml_encode }}
 {%- endif %}

@@ -1,7 +1,7 @@
 {#- A VM host asks for its own maintenance:
 
-      salt-call event.send vpkg/maintenance/start     # evacuate me
-      salt-call event.send vpkg/maintenance/end       # bring my guests back
+      salt-call vpkg.maintenance start     # evacuate me
+      salt-call vpkg.maintenance end       # bring my guests back
 
     Wire it in the master config (see docs/maintenance.md):
 
@@ -9,10 +9,12 @@
         - 'vpkg/maintenance/*':
           - /srv/reactor/vpkg/maintenance.sls
 
-    The reactor only hands the request to orchestrate, with the sender's minion id as Salt
-    authenticated it. The runner then checks that the sender is a cluster node asking for itself
-    (an optional `node` in the event data must name the sender's own node) and that it is not
-    already in maintenance; anything else is ignored and logged.
+    The reactor only hands the request to orchestrate, with the sender's id and the request's
+    one-time token. The runner then checks that the sender is a cluster node asking for itself
+    (an optional `node` in the event data must name the sender's own node), that it is not already
+    in maintenance, and that the node's own minion confirms the token (vpkg.confirm_maintenance):
+    the id in an event is not proof, as Salt re-fires a minion's event list with the data that
+    minion wrote. Anything else is ignored and logged.
 -#}
 {#- Values go to the pillar exactly as sent, never as SLS text: yaml_encode for scalars (it keeps
     every character), json for lists and mappings (yaml_encode takes scalars only). The runner
@@ -32,4 +34,5 @@ vpkg-maintenance:
           vpkg:
             node: {{ exact(node) }}
             requested_by: {{ exact(sender) }}
+            token: {{ exact(payload.get('token')) }}
 {%- endif %}

@@ -96,10 +96,10 @@ def _wait_for(predicate, timeout=120):
 
 def test_reactor_evacuates_the_asking_host_and_brings_guests_back(cluster, salt_minions, salt_run):
     caller = salt_minions["vmh1"].salt_call_cli(timeout=60)
-    assert caller.run("event.send", "vpkg/maintenance/start").returncode == 0
+    assert caller.run("vpkg.maintenance", "start").returncode == 0
     assert _wait_for(lambda: _on(cluster, "vmh1", settled=False) == {"pinned"}), _on(cluster, "vmh1", False)
     assert _wait_for(lambda: _settled(salt_run)), "the evacuation did not finish"
-    assert caller.run("event.send", "vpkg/maintenance/end").returncode == 0
+    assert caller.run("vpkg.maintenance", "end").returncode == 0
     assert _wait_for(lambda: _on(cluster, "vmh1", settled=False) == ON_VMH1), _on(cluster, "vmh1", False)
     assert _wait_for(lambda: _settled(salt_run)), "the restore did not finish"
     assert _on(cluster, "vmh1") == ON_VMH1
@@ -117,5 +117,10 @@ def test_spoofed_request_for_another_host_does_nothing(cluster, salt_minions, sa
     assert caller.run("event.send", "vpkg/maintenance/start", "node=vmh1").returncode == 0
     ret = salt_run.run("vpkg.evacuate", "vmh1", "requested_by=vmh2")
     assert ret.data.get("ignored") is True and "may not ask" in ret.data["comment"]
+    # A bare event.send carries no token that vmh1's own minion could confirm: not a request.
+    own = salt_minions["vmh1"].salt_call_cli(timeout=60)
+    assert own.run("event.send", "vpkg/maintenance/start").returncode == 0
+    ret = salt_run.run("vpkg.evacuate", "vmh1", "requested_by=vmh1", "token=forged")
+    assert ret.data.get("ignored") is True and "did not confirm" in ret.data["comment"]
     time.sleep(8)  # the reactor's orchestration had time to act, had it been allowed to
     assert cluster.state()["packages"] == before

@@ -66,7 +66,16 @@ def _expected(tag, data):
     return {
         "vpkg-maintenance": {
             "runner.state.orchestrate": [
-                {"args": [{"mods": mods}, {"pillar": {"vpkg": {"node": node, "requested_by": sender}}}]}
+                {
+                    "args": [
+                        {"mods": mods},
+                        {
+                            "pillar": {
+                                "vpkg": {"node": node, "requested_by": sender, "token": payload.get("token")}
+                            }
+                        },
+                    ]
+                }
             ]
         }
     }
