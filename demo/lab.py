@@ -96,13 +96,17 @@ class Lab:
 
     # -- processes -----------------------------------------------------------------------------
     def start(self, timeout=90):
-        self.master_conf = self._write(self.master_id, "master", self.master_config())
-        self._spawn("salt-master", self.master_conf, self.master_id)
-        self.minion_confs = {}
-        for node in self.cluster.nodes:
-            self.minion_confs[node] = self._write(node, "minion", self.minion_config(node))
-            self._spawn("salt-minion", self.minion_confs[node], node)
-        self._wait_for_minions(timeout)
+        try:
+            self.master_conf = self._write(self.master_id, "master", self.master_config())
+            self._spawn("salt-master", self.master_conf, self.master_id)
+            self.minion_confs = {}
+            for node in self.cluster.nodes:
+                self.minion_confs[node] = self._write(node, "minion", self.minion_config(node))
+                self._spawn("salt-minion", self.minion_confs[node], node)
+            self._wait_for_minions(timeout)
+        except BaseException:
+            self.stop()  # whatever went wrong, leave no daemon behind
+            raise
         return self
 
     def _spawn(self, program, confdir, name):
