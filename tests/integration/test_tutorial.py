@@ -203,8 +203,8 @@ def test_the_tutorial_covers_the_story():
         "salt-run vpkg.move db1 vmhost2 --out=vpkg",
         "salt-run vpkg.evacuate vmhost3 --out=vpkg",
         "salt-run vpkg.restore vmhost3 --out=vpkg",
-        "salt-call -c .lab/salt/vmhost3/conf event.send vpkg/maintenance/start",
-        "salt-call -c .lab/salt/vmhost3/conf event.send vpkg/maintenance/end",
+        "salt-call -c .lab/salt/vmhost3/conf vpkg.maintenance start",
+        "salt-call -c .lab/salt/vmhost3/conf vpkg.maintenance end",
     ):
         assert needed in texts, needed
     refused = next(c for c in commands if c.text == "salt-run vpkg.move db1 vmhost2 --out=vpkg")
