@@ -20,9 +20,22 @@ def _wait(predicate, timeout=90):
 
 
 def _quiet(cluster):
-    """No migration in flight and no package between detach and adopt."""
+    """No migration in flight, and every running package shown where its guest runs.
+
+    The killed runner's move goes on on the VM host: between its migration and its adopt step the
+    package is still shown on the source while the guest already runs on the target.
+    """
     state = cluster.state()
-    return not state.get("migrations") and all(p["state"] != "detached" for p in state["packages"].values())
+    guests = state["guests"]
+    placed = all(
+        p.get("node") is None or guests[p["vm_name"]]["runs_on"] == p["node"]
+        for p in state["packages"].values()
+    )
+    return (
+        not state.get("migrations")
+        and placed
+        and all(p["state"] != "detached" for p in state["packages"].values())
+    )
 
 
 def test_interrupted_evacuation_is_shown_and_resumed(cluster, salt_master, salt_minions, salt_run):
