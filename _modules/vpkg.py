@@ -120,8 +120,13 @@ def _package_lock(package):
             handle.truncate()
 
 
-def _guest_checks(guest, target):
-    """Integrity VM's own verdicts: online migration enabled, and ``hpvmmigrate -s``."""
+def _guest_checks(guest, target, migrate_check=True):
+    """Integrity VM's own verdicts: online migration enabled, and ``hpvmmigrate -s``.
+
+    ``move`` leaves ``hpvmmigrate -s`` out: ``hpvmmigrate -o`` makes the same checks atomically
+    before it changes anything, and a refusal there is the failure path that restores switching.
+    Saves one command (about 25 ms) on every move.
+    """
     checks = []
     info = __salt__["hpvm.guest"](guest)
     enabled = bool(info.get("online_migration"))
@@ -132,6 +137,8 @@ def _guest_checks(guest, target):
             "reason": f"online migration is {'enabled' if enabled else 'disabled'} for guest {guest}",
         }
     )
+    if not migrate_check:
+        return checks
     verdict = __salt__["hpvm.check_migrate"](guest, target)
     for item in verdict.get("checks", []):
         checks.append(
@@ -166,21 +173,21 @@ def check(package, target):
     return _check(cluster, package, target)
 
 
-def _check(cluster, package, target):
+def _check(cluster, package, target, reserved=None, migrate_check=True):
     source = local_node()
-    result = vpkg_capacity.preflight(cluster, package, target, source=source)
+    result = vpkg_capacity.preflight(cluster, package, target, reserved=reserved, source=source)
     pkg = cluster["packages"].get(package) or {}
     guest = pkg.get("vm_name")
     if result["ok"] and guest:
         # Integrity VM's checks run only when Serviceguard's pass: hpvmmigrate -s on a package
         # that is not ours to move would only add noise.
-        result["checks"].extend(_guest_checks(guest, target))
+        result["checks"].extend(_guest_checks(guest, target, migrate_check))
         result["ok"] = all(c["ok"] for c in result["checks"])
     result.update({"package": package, "guest": guest, "source": source, "target": target})
     return result
 
 
-def move(package, target, timeout=None):
+def move(package, target, timeout=None, reserved=None):
     """
     Move the running guest package ``package`` from this node to ``target``, online.
 
@@ -197,6 +204,10 @@ def move(package, target, timeout=None):
         Seconds the online migration may take before it is aborted (default
         ``vpkg.migrate_timeout``, 3600).
 
+    reserved
+        ``{node: {capacity: amount}}`` held by other moves in flight (the master's runner passes
+        it): the capacity preflight counts it as used on those nodes.
+
     CLI Example:
 
     .. code-block:: bash
@@ -211,8 +222,12 @@ def move(package, target, timeout=None):
             raise SaltInvocationError(str(exc)) from None
     else:
         timeout = float(_config("migrate_timeout", 3600))
+    try:
+        reserved = vpkg_names.check_reserved(reserved)
+    except ValueError as exc:
+        raise SaltInvocationError(str(exc)) from None
     with _package_lock(package):
-        return _move(package, target, timeout)
+        return _move(package, target, timeout, reserved)
 
 
 class _Move:
@@ -252,11 +267,11 @@ class _Move:
         raise CommandExecutionError(comment, info=info)
 
 
-def _move(package, target, timeout):
+def _move(package, target, timeout, reserved):
     mv = _Move(package, target)
     t0 = time.monotonic()
     cluster = __salt__["serviceguard.cluster"]()
-    preflight = _check(cluster, package, target)
+    preflight = _check(cluster, package, target, reserved, migrate_check=False)
     mv.guest = preflight["guest"]
     failed = vpkg_move.failed_checks(preflight["checks"])
     mv.add("preflight", not failed, t0, "; ".join(failed), checks=preflight["checks"])

@@ -30,6 +30,7 @@ try:  # synced from file_roots: Salt puts extmods/utils on sys.path while loadin
     import vpkg_audit
     import vpkg_capacity
     import vpkg_master
+    import vpkg_move
     import vpkg_names
     import vpkg_operate
     import vpkg_records
@@ -39,6 +40,7 @@ except ImportError:
         vpkg_audit,
         vpkg_capacity,
         vpkg_master,
+        vpkg_move,
         vpkg_names,
         vpkg_operate,
         vpkg_records,
@@ -59,11 +61,15 @@ def _config():
 
 
 def _master():
-    return vpkg_master.Master(__opts__, _config())
+    return vpkg_master.Master(__opts__, _config(), vpkg_master.ViewCache(_directory()))
+
+
+def _directory():
+    return os.path.join(__opts__["cachedir"], "vpkg")
 
 
 def _registry():
-    return vpkg_reserve.Registry(os.path.join(__opts__["cachedir"], "vpkg"))
+    return vpkg_reserve.Registry(_directory())
 
 
 def _name(value, what, optional=False):
@@ -266,11 +272,35 @@ def move(package, target=None, test=False, timeout=None):
     progress = _reporter()
     started = time.monotonic()
     master = _master()
-    try:
-        cluster, _ = master.cluster()
-    except vpkg_master.NoClusterView as exc:
-        return _failed({"result": False, "package": package, "comment": str(exc)})
+    # A move to a named target may start from the view the last runner read: the host's
+    # preflight re-reads cmviewcl with the reservations passed along and has the last word, and
+    # anything the kept view may have wrong is retried once on a fresh view. The best target
+    # (no target given) and test mode are chosen on a fresh view.
+    kept = None
+    if target is not None and not test:
+        kept = master.cache.load(float(_config().get("view_max_age", 60)))
+    ret = None
+    if kept:
+        ret = _move_on(master, kept[0], package, target, False, timeout, progress)
+        if ret.pop("stale", False):
+            log.info("vpkg.move %s: kept view was stale (%s); reading it afresh", package, ret["comment"])
+            ret = None
+    if ret is None:
+        try:
+            cluster, _ = master.cluster()
+        except vpkg_master.NoClusterView as exc:
+            return _failed({"result": False, "package": package, "comment": str(exc)})
+        ret = _move_on(master, cluster, package, target, test, timeout, progress)
+        ret.pop("stale", None)
+    if ret.get("test"):
+        return ret if ret["result"] is None else _failed(ret)
+    ret["seconds"] = round(time.monotonic() - started, 3)
+    _audited("move", ret)
+    return ret if ret["result"] else _failed(ret)
 
+
+def _move_on(master, cluster, package, target, test, timeout, progress):
+    """Plan, reserve and run one move on ``cluster``; ``stale`` in the result if nothing changed."""
     registry = _registry()
     with registry.locked() as session:
         busy = session.find(package)
@@ -289,25 +319,24 @@ def move(package, target=None, test=False, timeout=None):
         elif pre["ok"] and not test:
             weights = cluster["packages"][package].get("weights") or {}
             entry = session.add(package, source, target, weights)
-    if test or not pre["ok"]:
-        ret = (
-            _check_result(master, package, source, target, pre)
-            if test
-            else _refused(package, source, target, pre)
-        )
-        ret["test"] = bool(test)
-        if test and ret["result"]:
+    if test:
+        ret = _check_result(master, package, source, target, pre)
+        ret["test"] = True
+        if ret["result"]:
             ret["result"] = None
             ret["comment"] = f"Package {package} would move online from {source} to {target}."
-            return ret
-        return _failed(ret if test else _audited("move", ret))
+        return ret
+    if not pre["ok"]:
+        return dict(_refused(package, source, target, pre), test=False, stale=not busy)
     try:
-        ret = _run_move(master, package, source, target, timeout, progress)
+        ret = _run_move(master, package, source, target, timeout, progress, reserved)
     finally:
         registry.release(entry["id"])
-    ret["seconds"] = round(time.monotonic() - started, 3)
-    _audited("move", ret)
-    return ret if ret["result"] else _failed(ret)
+    if ret["result"]:
+        master.cache.moved(package, target)
+    else:
+        master.cache.drop()  # the package may be anywhere now; the next move reads it afresh
+    return ret
 
 
 def _timeout(timeout):
@@ -343,7 +372,7 @@ def _refused(package, source, target, pre):
     }
 
 
-def _run_move(master, package, source, target, timeout, progress):
+def _run_move(master, package, source, target, timeout, progress, reserved):
     progress(f"{package}: moving from {source} to {target}", package=package, source=source, target=target)
 
     def relay(tag, data):
@@ -357,7 +386,7 @@ def _run_move(master, package, source, target, timeout, progress):
         source,
         "vpkg.move",
         [package, target],
-        {"timeout": timeout},
+        {"timeout": timeout, "reserved": reserved},
         f"vpkg/move/{package}/",
         relay,
         timeout + 120,
@@ -366,8 +395,10 @@ def _run_move(master, package, source, target, timeout, progress):
     if outcome["answered"] and outcome["ok"] and isinstance(outcome["return"], dict):
         return outcome["return"]
     if isinstance(final, dict):
-        return final
+        return dict(final, stale=vpkg_move.refused_before_change(final))
     comment = f"Move of package {package} from {source} to {target} failed: {outcome['return']}"
+    if not outcome["published"]:
+        return {**_refused(package, source, target, {"checks": []}), "comment": comment, "stale": True}
     if not outcome["answered"]:
         comment += ". " + _where_now(master, package)
     return {
@@ -402,7 +433,7 @@ def _where_now(master, package):
 
 
 def _records():
-    return vpkg_records.Records(os.path.join(__opts__["cachedir"], "vpkg"))
+    return vpkg_records.Records(_directory())
 
 
 def _operations(progress=None):

@@ -4,7 +4,9 @@ Kept out of the runner module so that the runner's public functions read as the 
 are. Everything here talks to Salt's client and event bus; the decisions live in ``vpkg_plan``.
 """
 
+import json
 import logging
+import os
 import time
 
 import salt.client
@@ -17,14 +19,69 @@ class NoClusterView(Exception):
     """No cluster node answered ``serviceguard.cluster``."""
 
 
+class ViewCache:
+    """The last cluster view a runner read (``<cachedir>/vpkg/view.json``, owner-only).
+
+    A move to a named target starts from it instead of asking a minion first (a Salt round trip,
+    about 0.2 s): the host-side preflight re-reads ``cmviewcl`` and decides, so a stale view
+    can only cost a retry, never a wrong move (see ``vpkg.move`` in the runner).
+    """
+
+    def __init__(self, directory):
+        self.directory = directory
+        self.path = os.path.join(directory, "view.json")
+
+    def save(self, cluster, reporter):
+        self._write({"time": time.time(), "reporter": reporter, "cluster": cluster})
+
+    def _write(self, kept):
+        os.makedirs(self.directory, mode=0o700, exist_ok=True)
+        tmp = f"{self.path}.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(kept, handle)
+        os.replace(tmp, self.path)
+
+    def load(self, max_age):
+        """``(cluster, reporter)`` if a view at most ``max_age`` seconds old is kept, else None."""
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                kept = json.load(handle)
+            age = time.time() - float(kept["time"])
+            cluster = kept["cluster"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if not 0 <= age <= max_age or not isinstance(cluster, dict) or "packages" not in cluster:
+            return None
+        return cluster, kept.get("reporter")
+
+    def moved(self, package, node):
+        """Record a finished move in the kept view (its age is unchanged)."""
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                kept = json.load(handle)
+            kept["cluster"]["packages"][package]["node"] = node
+        except (OSError, ValueError, KeyError, TypeError):
+            self.drop()
+            return
+        self._write(kept)
+
+    def drop(self):
+        try:
+            os.remove(self.path)
+        except FileNotFoundError:
+            pass
+
+
 class Master:
     """The runner's view of the VM hosts: node <-> minion map, calls, and the event bus."""
 
-    def __init__(self, opts, config):
+    def __init__(self, opts, config, cache=None):
         self.opts = opts
         self.config = config or {}
         self.node_map = dict(self.config.get("node_map") or {})
         self.timeout = float(self.config.get("timeout", 30))
+        self.cache = cache
         self._client = None
 
     @property
@@ -65,6 +122,8 @@ class Master:
             for minion_id, ret in answer.items():
                 value = ret.get("ret") if isinstance(ret, dict) else None
                 if isinstance(value, dict) and "packages" in value and not ret.get("retcode"):
+                    if self.cache is not None:
+                        self.cache.save(value, minion_id)
                     return value, minion_id
                 errors[minion_id] = value
         detail = "; ".join(f"{m}: {v}" for m, v in errors.items()) or "no minion answered"
@@ -91,12 +150,12 @@ class Master:
     def run_with_events(self, node, fun, arg, kwarg, tag_prefix, on_event, timeout):
         """Start ``fun`` on ``node`` and relay its events until it returns or ``timeout`` passes.
 
-        Returns ``{"answered": bool, "ok": bool, "return": ..., "events": [last data of each
-        event tag suffix]}``. The listener is opened before the job is published so that no
-        event fired by a fast minion is missed.
+        Returns ``{"answered": bool, "ok": bool, "published": bool, "return": ..., "final": the
+        result an event carried, or None}``. The listener is opened before the job is published
+        so that no event fired by a fast minion is missed.
         """
         minion_id = self.minion(node)
-        outcome = {"answered": False, "ok": False, "return": None, "final": None}
+        outcome = {"answered": False, "ok": False, "return": None, "final": None, "published": False}
         with salt.utils.event.get_master_event(self.opts, self.opts["sock_dir"], listen=True) as bus:
             pub = self.client.run_job(
                 minion_id, fun, arg=list(arg), kwarg=kwarg or {}, timeout=timeout, listen=False
@@ -104,6 +163,7 @@ class Master:
             if not pub or minion_id not in (pub.get("minions") or [minion_id]):
                 outcome["return"] = f"minion {minion_id} (node {node}) is not connected"
                 return outcome
+            outcome["published"] = True
             ret_tag = f"salt/job/{pub['jid']}/ret/{minion_id}"
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:

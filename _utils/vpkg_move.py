@@ -89,3 +89,9 @@ def step(name, ok, seconds, comment="", **extra):
 def failed_checks(checks):
     """The reasons of the checks that did not pass."""
     return [f"{c['name']}: {c.get('reason') or 'failed'}" for c in checks if not c.get("ok")]
+
+
+def refused_before_change(result):
+    """True when a failed move stopped at its preflight: nothing was changed, it may be retried."""
+    steps = result.get("steps") or []
+    return result.get("result") is False and bool(steps) and all(s.get("step") == "preflight" for s in steps)

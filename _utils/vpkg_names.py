@@ -108,3 +108,29 @@ def check_seconds(value, what="timeout"):
     if not math.isfinite(number) or number <= 0:
         raise ValueError(f"{what} must be a positive, finite number of seconds, not {_shown(value)}")
     return number
+
+
+def check_reserved(value, what="reserved"):
+    """``{node: {capacity: amount}}`` held by other moves in flight (None: nothing), else ValueError.
+
+    The runner passes it to the host-side preflight so that the host's fresh view counts the
+    capacity that moves started by other runners will take on their targets.
+    """
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} must be a mapping of node to capacities, got {_shown(value)}")
+    held = {}
+    for node, amounts in value.items():
+        check_name(node, f"{what} node")
+        if not isinstance(amounts, dict):
+            raise ValueError(f"{what} on node {node} must be a mapping of capacity to amount")
+        held[node] = {}
+        for capacity, amount in amounts.items():
+            check_name(capacity, f"{what} capacity")
+            if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not math.isfinite(amount):
+                raise ValueError(f"{what} {node}/{capacity} must be a number, not {_shown(amount)}")
+            if amount < 0:
+                raise ValueError(f"{what} {node}/{capacity} must not be negative, not {_shown(amount)}")
+            held[node][capacity] = float(amount)
+    return held

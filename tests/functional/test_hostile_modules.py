@@ -142,6 +142,36 @@ def test_timeouts_must_be_finite_numbers(host, value):
     _refused(host, mods.vpkg.move, "g1", "vmh2", timeout=value)
 
 
+HOSTILE_RESERVED = st.one_of(
+    V.HOSTILE_NAME.filter(lambda v: not isinstance(v, (dict, type(None)))),
+    st.dictionaries(V.HOSTILE_NAME.filter(lambda v: isinstance(v, str)), st.just({"memory": 1}), min_size=1),
+    st.dictionaries(
+        st.just("vmh2"),
+        st.dictionaries(V.HOSTILE_NAME.filter(lambda v: isinstance(v, str)), st.just(1), min_size=1),
+        min_size=1,
+    ),
+    st.dictionaries(
+        st.just("vmh2"),
+        st.dictionaries(
+            st.just("memory"),
+            V.BAD_SECONDS.filter(lambda v: not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0),
+            min_size=1,
+        ),
+        min_size=1,
+    ),
+    st.just({"vmh2": [1]}),
+    st.just({"vmh2": {"memory": float("nan")}}),
+)
+
+
+@V.FAST
+@given(HOSTILE_RESERVED)
+def test_reserved_capacity_refuses_hostile_values(host, value):
+    # The runner's reservations reach the host as data; anything else is refused before cmviewcl.
+    mods, _, _ = host
+    _refused(host, mods.vpkg.move, "g1", "vmh2", reserved=value)
+
+
 @V.FAST
 @given(V.HOSTILE_FLAG)
 def test_flags_refuse_values_that_are_not_bools(host, value):

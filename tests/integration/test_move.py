@@ -143,3 +143,37 @@ def test_orchestrated_move(cluster, salt_run):
     )
     assert ret.returncode == 0, ret.stdout
     assert invariants.package(cluster, "g1")["node"] == "vmh3"
+
+
+def _native_move(cluster, package, source, target):
+    ret = cluster.run(source, ["cmmovevpkg", "-P", package, "-h", target])
+    assert ret.returncode == 0, ret.stdout + ret.stderr
+
+
+def test_a_stale_kept_view_costs_a_retry_never_a_wrong_move(cluster, salt_run):
+    # vpkg.status keeps the view (g1 and g2 on vmh1, 12 of vmh3's 16 free) for the next move;
+    # then the cluster changes behind Salt's back.
+    assert salt_run.run("vpkg.status").data["packages"]["g1"]["node"] == "vmh1"
+    _native_move(cluster, "g1", "vmh1", "vmh3")  # the kept view now names the wrong source
+    ret = salt_run.run("vpkg.move", "g1", "vmh2")
+    assert ret.returncode == 0, ret.stdout
+    assert (ret.data["source"], ret.data["target"]) == ("vmh3", "vmh2")
+    assert invariants.package(cluster, "g1")["node"] == "vmh2"
+
+    # The kept view (updated by that move) says vmh3 has room for g1; it no longer has.
+    _native_move(cluster, "g2", "vmh1", "vmh3")
+    before = cluster.state()
+    ret = salt_run.run("vpkg.move", "g1", "vmh3")
+    assert ret.returncode != 0 and ret.data["result"] is False
+    assert "capacity" in ret.data["comment"] and "nothing was changed" in ret.data["comment"]
+    _unchanged(cluster, before)
+    invariants.check(cluster, settled=True)
+
+
+def test_a_kept_view_that_shows_too_little_room_is_read_afresh(cluster, salt_run):
+    _native_move(cluster, "g2", "vmh1", "vmh2")
+    assert salt_run.run("vpkg.status").data["nodes"]["vmh2"]["capacities"]["memory"]["available"] == 4
+    _native_move(cluster, "g2", "vmh2", "vmh1")  # room again, behind Salt's back
+    ret = salt_run.run("vpkg.move", "g1", "vmh2")
+    assert ret.returncode == 0, ret.stdout
+    assert invariants.package(cluster, "g1")["node"] == "vmh2"

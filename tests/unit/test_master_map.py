@@ -19,3 +19,49 @@ def test_node_map_both_ways():
 
 def test_minions_glob_from_config():
     assert vpkg_master.Master({}, {"minions": "vmh*", "tgt_type": "glob"}).targets() == ("vmh*", "glob")
+
+
+def _view(node="vmh1"):
+    return {"name": "c", "nodes": {}, "packages": {"g1": {"node": node, "state": "running"}}}
+
+
+def test_view_cache_keeps_a_view_for_max_age_only(tmp_path, monkeypatch):
+    cache = vpkg_master.ViewCache(str(tmp_path / "vpkg"))
+    assert cache.load(60) is None  # nothing kept yet
+    cache.save(_view(), "vmh2")
+    assert cache.load(60) == (_view(), "vmh2")
+    assert oct((tmp_path / "vpkg" / "view.json").stat().st_mode & 0o777) == "0o600"
+    later = vpkg_master.time.time() + 61
+    monkeypatch.setattr(vpkg_master.time, "time", lambda: later)
+    assert cache.load(60) is None  # too old
+    assert cache.load(120) == (_view(), "vmh2")
+
+
+def test_view_cache_records_a_move_and_forgets_on_drop(tmp_path):
+    cache = vpkg_master.ViewCache(str(tmp_path))
+    cache.save(_view(), "vmh2")
+    cache.moved("g1", "vmh3")
+    assert cache.load(60)[0]["packages"]["g1"]["node"] == "vmh3"
+    cache.moved("nope", "vmh3")  # a package the view does not know: the view is not trusted
+    assert cache.load(60) is None
+    cache.drop()
+    cache.drop()  # dropping twice is harmless
+
+
+def test_view_cache_ignores_a_damaged_file(tmp_path):
+    cache = vpkg_master.ViewCache(str(tmp_path))
+    (tmp_path / "view.json").write_text('{"time": "x", "cluster": {}}')
+    assert cache.load(60) is None
+    (tmp_path / "view.json").write_text("not json")
+    assert cache.load(60) is None
+
+
+def test_a_live_view_is_kept_for_the_next_move(tmp_path):
+    class Client:
+        def cmd_iter(self, *args, **kwargs):
+            yield {"vmh3": {"ret": _view("vmh2"), "retcode": 0}}
+
+    master = vpkg_master.Master({}, {}, vpkg_master.ViewCache(str(tmp_path)))
+    master._client = Client()
+    assert master.cluster() == (_view("vmh2"), "vmh3")
+    assert master.cache.load(60) == (_view("vmh2"), "vmh3")

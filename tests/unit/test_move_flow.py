@@ -57,3 +57,12 @@ def test_step_and_failed_checks():
     assert entry == {"step": "migrate", "result": False, "seconds": 1.235, "comment": "x", "phase": "Copy"}
     checks = [{"name": "a", "ok": True, "reason": ""}, {"name": "b", "ok": False, "reason": "full"}]
     assert vpkg_move.failed_checks(checks) == ["b: full"]
+
+
+def test_refused_before_change_only_when_the_preflight_alone_ran():
+    refused = {"result": False, "steps": [vpkg_move.step("preflight", False, 0.1, "capacity")]}
+    assert vpkg_move.refused_before_change(refused)
+    went_on = {"result": False, "steps": [*refused["steps"], vpkg_move.step("disable_switching", True, 0.1)]}
+    assert not vpkg_move.refused_before_change(went_on)
+    assert not vpkg_move.refused_before_change({"result": False, "steps": []})
+    assert not vpkg_move.refused_before_change({"result": True, "steps": refused["steps"]})

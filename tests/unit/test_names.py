@@ -147,3 +147,21 @@ def test_hostile_hosts(value):
     with pytest.raises(ValueError, match="^host "):
         vpkg_names.check_host(value)
     assert vpkg_names.is_valid_host(value) is False
+
+
+def test_reserved_capacity_is_checked_data():
+    assert vpkg_names.check_reserved(None) == {}
+    assert vpkg_names.check_reserved({"vmh2": {"memory": 8, "package_limit": 1.0}}) == {
+        "vmh2": {"memory": 8.0, "package_limit": 1.0}
+    }
+    for bad, said in (
+        ("vmh2", "mapping"),
+        ({"-f": {"memory": 1}}, "not a valid Serviceguard name"),
+        ({"vmh2": {"mem;ory": 1}}, "not a valid Serviceguard name"),
+        ({"vmh2": {"memory": -1}}, "must not be negative"),
+        ({"vmh2": {"memory": True}}, "must be a number"),
+        ({"vmh2": {"memory": float("inf")}}, "must be a number"),
+        ({"vmh2": ["memory"]}, "mapping of capacity"),
+    ):
+        with pytest.raises(ValueError, match=said):
+            vpkg_names.check_reserved(bad)
