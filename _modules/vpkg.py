@@ -120,6 +120,55 @@ def _package_lock(package):
             handle.truncate()
 
 
+class _MigrationSlot:
+    """This VM host's turn at an online migration; released as soon as ``hpvmmigrate -o`` ends."""
+
+    POLL = 0.01  # seconds between tries while another move from this host migrates
+
+    def __init__(self):
+        lock_dir = os.path.join(__opts__["cachedir"], "vpkg", "locks")
+        os.makedirs(lock_dir, mode=0o700, exist_ok=True)
+        self.path = os.path.join(lock_dir, "migration.lock")
+        self.fd = None
+
+    def take(self, package, timeout):
+        """Wait at most ``timeout`` seconds for the slot; returns the seconds waited.
+
+        Integrity VM runs one online migration per VM host. A move queued behind another one
+        from this host (an evacuation publishes the next move while the previous one migrates)
+        has done its preflight and waits here, before switching is disabled, so waiting never
+        leaves a package unprotected.
+        """
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        t0 = time.monotonic()
+        told = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    os.close(fd)
+                    raise
+            else:
+                self.fd = fd
+                return time.monotonic() - t0
+            if not told:
+                _fire(package, "waiting", {"source": local_node(), "percent": 0})
+                told = True
+            if time.monotonic() - t0 > timeout:
+                os.close(fd)
+                raise CommandExecutionError(
+                    f"Package {package}: another online migration from this VM host did not end "
+                    f"within {timeout:.0f} seconds; nothing was changed."
+                )
+            time.sleep(self.POLL)
+
+    def release(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
 def _guest_checks(guest, target, migrate_check=True):
     """Integrity VM's own verdicts: online migration enabled, and ``hpvmmigrate -s``.
 
@@ -226,8 +275,18 @@ def move(package, target, timeout=None, reserved=None):
         reserved = vpkg_names.check_reserved(reserved)
     except ValueError as exc:
         raise SaltInvocationError(str(exc)) from None
-    with _package_lock(package):
-        return _move(package, target, timeout, reserved)
+    ends = {"source": local_node(), "target": target, "percent": 100}
+    try:
+        with _package_lock(package):
+            info = _move(package, target, timeout, reserved)
+    except CommandExecutionError as exc:
+        if isinstance(exc.info, dict) and "steps" in exc.info:
+            _fire(package, "failed", dict(ends, result=exc.info))
+        raise
+    # Fired once the package lock is free: a runner that returns on this event may be asked to
+    # move the package again at once.
+    _fire(package, "done", dict(ends, result=info))
+    return info
 
 
 class _Move:
@@ -262,22 +321,47 @@ class _Move:
         }
 
     def fail(self, comment, switching_after=None):
-        info = self.result(False, comment, switching_after)
-        _fire(self.package, "failed", {"source": self.source, "target": self.target, "result": info})
-        raise CommandExecutionError(comment, info=info)
+        raise CommandExecutionError(comment, info=self.result(False, comment, switching_after))
 
 
 def _move(package, target, timeout, reserved):
     mv = _Move(package, target)
+    _preflight(mv, reserved)
+    slot = _MigrationSlot()
+    try:
+        return _switch_off_and_go(mv, slot, timeout, reserved)
+    finally:
+        slot.release()
+
+
+RECHECK_AFTER = 5.0  # seconds of waiting for the migration slot after which the preflight is redone
+
+
+def _preflight(mv, reserved, step="preflight"):
+    """Serviceguard's and Integrity VM's checks on a fresh view; records the switching to restore."""
     t0 = time.monotonic()
     cluster = __salt__["serviceguard.cluster"]()
-    preflight = _check(cluster, package, target, reserved, migrate_check=False)
+    preflight = _check(cluster, mv.package, mv.target, reserved, migrate_check=False)
     mv.guest = preflight["guest"]
     failed = vpkg_move.failed_checks(preflight["checks"])
-    mv.add("preflight", not failed, t0, "; ".join(failed), checks=preflight["checks"])
+    mv.add(step, not failed, t0, "; ".join(failed), checks=preflight["checks"])
     if failed:
-        mv.fail(f"Package {package} cannot move from {mv.source} to {target}: " + "; ".join(failed))
-    mv.snapshot = vpkg_move.switching_snapshot(cluster["packages"][package])
+        mv.fail(f"Package {mv.package} cannot move from {mv.source} to {mv.target}: " + "; ".join(failed))
+    mv.snapshot = vpkg_move.switching_snapshot(cluster["packages"][mv.package])
+
+
+def _switch_off_and_go(mv, slot, timeout, reserved):
+    package, target = mv.package, mv.target
+    t0 = time.monotonic()
+    try:
+        waited = slot.take(package, timeout)
+    except CommandExecutionError as exc:
+        mv.add("wait_for_migration_slot", False, t0, _said(exc))
+        mv.fail(_said(exc))
+    if waited >= _MigrationSlot.POLL:
+        mv.add("wait_for_migration_slot", True, t0, "another online migration from this VM host ended")
+    if waited > RECHECK_AFTER:
+        _preflight(mv, reserved, "preflight_again")  # the cluster may have changed meanwhile
     _fire(package, "start", {"source": mv.source, "target": target, "percent": 0})
 
     t0 = time.monotonic()
@@ -289,7 +373,7 @@ def _move(package, target, timeout, reserved):
     mv.unprotected_since = time.monotonic()
     mv.add("disable_switching", True, t0, "cmmodpkg -d " + package)
     try:
-        return _migrate_and_adopt(mv, timeout)
+        return _migrate_and_adopt(mv, timeout, slot)
     except CommandExecutionError:
         raise  # already says what happened and what is left to do
     except Exception as exc:  # noqa: BLE001 - switching is off: never leave without saying so
@@ -301,9 +385,10 @@ def _move(package, target, timeout, reserved):
         )
 
 
-def _migrate_and_adopt(mv, timeout):
+def _migrate_and_adopt(mv, timeout, slot):
     package, target = mv.package, mv.target
     migrate_ok, detail = _migrate(mv, timeout)
+    slot.release()  # hpvmmigrate -o has ended: the next move from this host may migrate
     t0 = time.monotonic()
     source_state = _source_state(mv.guest)
     where = vpkg_move.guest_location(migrate_ok, source_state)
@@ -340,10 +425,7 @@ def _migrate_and_adopt(mv, timeout):
     _fire(package, "adopted", {"source": mv.source, "target": target, "percent": 100})
 
     after = _restore_switching(mv, target)
-    comment = f"Package {package} moved online from {mv.source} to {target}."
-    info = mv.result(True, comment, after)
-    _fire(package, "done", {"source": mv.source, "target": target, "percent": 100, "result": info})
-    return info
+    return mv.result(True, f"Package {package} moved online from {mv.source} to {target}.", after)
 
 
 def _migrate(mv, timeout):

@@ -375,8 +375,12 @@ def _refused(package, source, target, pre):
 def _run_move(master, package, source, target, timeout, progress, reserved):
     progress(f"{package}: moving from {source} to {target}", package=package, source=source, target=target)
 
+    shown = vpkg_move.ProgressFilter(_config().get("progress_interval", 1.0))
+
     def relay(tag, data):
         phase = data.get("phase") or tag.rsplit("/", 1)[-1]
+        if not shown(package, phase, time.monotonic(), final="result" in data):
+            return
         pct = data.get("percent")
         text = f"{package}: {phase}" + (f" {pct}%" if pct is not None else "")
         progress(text, **{k: v for k, v in data.items() if k != "result"})

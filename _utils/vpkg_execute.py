@@ -6,6 +6,9 @@ The executor is the master-side loop behind ``vpkg.evacuate``, ``vpkg.restore`` 
 weights in the registry (so concurrent runners never overbook); publishes the source minion's
 ``vpkg.move`` without waiting; and reacts to events: ``vpkg/move/<pkg>/migrated`` frees the two
 hosts for their next migration while the adopt step finishes, the job's return ends the move.
+Pipelining: while a move migrates, the next move from the same source may already be published
+(when its target is free); its host does the preflight and waits for its migration slot, so the
+next migration begins the moment the previous one ends instead of a job dispatch later.
 A failed move is reported and the others go on; a cancelled or overdue operation starts nothing
 new and lets the running moves finish. Nothing here decides *what* to move: the plan does.
 """
@@ -17,9 +20,10 @@ import salt.utils.event
 
 try:
     import vpkg_capacity  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
+    import vpkg_move
     import vpkg_schedule
 except ImportError:
-    from saltext.vpkg.utils import vpkg_capacity, vpkg_schedule  # pip-installed
+    from saltext.vpkg.utils import vpkg_capacity, vpkg_move, vpkg_schedule  # pip-installed
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +45,8 @@ class Executor:
         self.progress = options.get("progress") or (lambda message, **data: None)
         self.cancelled = options.get("cancelled") or (lambda: False)
         self.on_outcome = options.get("on_outcome") or (lambda move, status, comment: None)
+        self.pipeline = options.get("pipeline", True)
+        self.shown = vpkg_move.ProgressFilter(options.get("progress_interval", 1.0))
         self.active = {}
         self.outcomes = {}
 
@@ -54,10 +60,12 @@ class Executor:
             while True:
                 stop_reason = stop_reason or self._stop_reason()
                 if stop_reason is None:
-                    migrating = [a["move"] for a in self.active.values() if a["migrating"]]
-                    for move in vpkg_schedule.next_runnable(pending, migrating):
+                    migrating = self._in_state("migrating")
+                    queued = self._in_state("queued") if self.pipeline else None
+                    sending = {m["source"] for m in migrating}
+                    for move in vpkg_schedule.next_runnable(pending, migrating, queued=queued):
                         pending.remove(move)
-                        self._start(move)
+                        self._start(move, "queued" if move["source"] in sending else "migrating")
                 if not self.active:
                     if stop_reason or not pending or not vpkg_schedule.next_runnable(pending, []):
                         break
@@ -71,6 +79,9 @@ class Executor:
             self._finish(move, False, f"not started: {why}", started=None)
         return [self.outcomes[m["package"]] for m in self.moves if m["package"] in self.outcomes]
 
+    def _in_state(self, state):
+        return [a["move"] for a in self.active.values() if a["state"] == state]
+
     def _stop_reason(self):
         if self.cancelled():
             return "the operation was cancelled"
@@ -79,7 +90,7 @@ class Executor:
         return None
 
     # -- one move ------------------------------------------------------------------------------
-    def _start(self, move):
+    def _start(self, move, state):
         package, source, target = move["package"], move["source"], move["target"]
         with self.registry.locked() as session:
             busy = session.find(package)
@@ -115,7 +126,8 @@ class Executor:
             "minion": self.master.minion(source),
             "entry": entry,
             "started": time.monotonic(),
-            "migrating": True,
+            "since": time.monotonic(),
+            "state": state,  # queued (waits for its source's migration slot), migrating, finishing
             "final": None,
         }
         self.on_outcome(move, "running", f"jid {pub['jid']}")
@@ -131,15 +143,19 @@ class Executor:
                 return
             payload = data.get("data", data) if "package" not in data else data
             what = parts[3]
+            if what == "start":
+                active["state"] = "migrating"  # it has its source's slot: switching goes off now
+                active["since"] = time.monotonic()  # the watchdog's clock restarts with the migration
             if what in ("migrated", "failed", "done"):
-                active["migrating"] = False  # the hosts may take their next online migration
-            if isinstance(payload, dict) and isinstance(payload.get("result"), dict):
+                active["state"] = "finishing"  # the hosts may take their next online migration
+            final = isinstance(payload, dict) and isinstance(payload.get("result"), dict)
+            if final:
                 active["final"] = payload["result"]
-            if what not in ("start",):
+            phase = payload.get("phase", what) if isinstance(payload, dict) else what
+            if what not in ("start", "waiting") and self.shown(parts[2], phase, time.monotonic(), final):
                 pct = payload.get("percent") if isinstance(payload, dict) else None
                 self.progress(
-                    f"{parts[2]}: {payload.get('phase', what) if isinstance(payload, dict) else what}"
-                    + (f" {pct}%" if pct is not None else ""),
+                    f"{parts[2]}: {phase}" + (f" {pct}%" if pct is not None else ""),
                     package=parts[2],
                     phase=what,
                     percent=pct,
@@ -168,7 +184,9 @@ class Executor:
     def _watchdog(self):
         now = time.monotonic()
         for package, active in list(self.active.items()):
-            if now - active["started"] > self.guest_timeout + ANSWER_GRACE:
+            # A queued move waits at most guest_timeout for its slot (the host gives up then), and
+            # migrates for at most guest_timeout after its start event.
+            if now - active["since"] > self.guest_timeout + ANSWER_GRACE:
                 del self.active[package]
                 # The reservation is kept by the registry only while this runner lives: the move
                 # may still be running on the host, so we do not release it early.

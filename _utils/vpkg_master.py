@@ -7,12 +7,15 @@ are. Everything here talks to Salt's client and event bus; the decisions live in
 import json
 import logging
 import os
+import threading
 import time
 
 import salt.client
 import salt.utils.event
 
 log = logging.getLogger(__name__)
+
+_THREAD = threading.local()
 
 
 class NoClusterView(Exception):
@@ -90,10 +93,17 @@ class Master:
             # From the config file, as Salt's own runners do (manage.up): under orchestrate started
             # by the reactor, __opts__["user"] is "Reactor", which has no publish key.
             conf_file = self.opts.get("conf_file")
-            if conf_file:
-                self._client = salt.client.get_local_client(conf_file)
-            else:
-                self._client = salt.client.get_local_client(mopts=self.opts)
+            clients = _THREAD.__dict__.setdefault("clients", {})
+            self._client = clients.get(conf_file)
+            if self._client is None:
+                if conf_file:
+                    self._client = salt.client.get_local_client(conf_file)
+                else:
+                    self._client = salt.client.get_local_client(mopts=self.opts)
+                # Building one costs about 80 ms (it loads the execution modules): a warm process
+                # (the master's runner threads, a RunnerClient) reuses it, one per thread.
+                if conf_file:
+                    clients[conf_file] = self._client
         return self._client
 
     def minion(self, node):
@@ -173,9 +183,12 @@ class Master:
                 tag, data = event.get("tag", ""), event.get("data") or {}
                 if tag.startswith(tag_prefix):
                     payload = data.get("data", data) if "data" in data and "package" not in data else data
-                    if isinstance(payload, dict) and payload.get("result") is not None:
-                        outcome["final"] = payload["result"]
                     on_event(tag, payload)
+                    if isinstance(payload, dict) and isinstance(payload.get("result"), dict):
+                        # The host fires its result last, once the move is over and its lock
+                        # released; the job's own return follows it through the job cache.
+                        outcome["final"] = payload["result"]
+                        return outcome
                 elif tag == ret_tag:
                     outcome["answered"] = True
                     outcome["return"] = data.get("return")

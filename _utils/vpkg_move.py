@@ -95,3 +95,23 @@ def refused_before_change(result):
     """True when a failed move stopped at its preflight: nothing was changed, it may be retried."""
     steps = result.get("steps") or []
     return result.get("result") is False and bool(steps) and all(s.get("step") == "preflight" for s in steps)
+
+
+class ProgressFilter:
+    """Which of a move's progress events are worth showing to the operator.
+
+    The host fires one event per ``hpvmmigrate`` progress line. Each shown event costs the
+    runner about 10 ms of printing (Salt's outputter machinery) in the thread that runs the move,
+    so: every new phase, every final event, and otherwise at most one per ``interval`` seconds.
+    """
+
+    def __init__(self, interval=1.0):
+        self.interval = float(interval)
+        self.last = {}  # key -> (phase, when shown)
+
+    def __call__(self, key, phase, now, final=False):
+        seen = self.last.get(key)
+        if final or seen is None or seen[0] != phase or now - seen[1] >= self.interval:
+            self.last[key] = (phase, now)
+            return True
+        return False

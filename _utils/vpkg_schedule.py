@@ -23,7 +23,7 @@ def _name(move):
     return move["package"] if isinstance(move, dict) else move
 
 
-def next_runnable(pending, running=(), cluster=None, reserved=None):
+def next_runnable(pending, running=(), cluster=None, reserved=None, queued=None):
     """The moves of ``pending`` that may start now, in plan order.
 
     ``pending`` holds the moves not started yet, in plan order (remove a move when it starts);
@@ -33,22 +33,39 @@ def next_runnable(pending, running=(), cluster=None, reserved=None):
     target's actual available capacity does not cover it, which protects the cluster when an earlier
     move failed and did not free what the plan counted on.
 
+    ``queued`` (a list, possibly empty) turns on pipelining: the moves already started that wait on
+    their source VM host for its migration slot. A move whose source is busy only as the source of
+    running migrations may then start too, one per source, when its target is free: the host does
+    its preflight meanwhile and migrates the moment the slot frees (``vpkg.move`` on the host).
+    Queued moves hold their source and target like running ones.
+
     When it returns nothing while nothing runs and moves are pending, those moves cannot run: the
     caller reports them (``vpkg_capacity.preflight`` gives the reasons).
     """
-    busy = set()
+    busy, sending, waiting = set(), set(), set()
     for move in running:
         busy.update((move["source"], move["target"]))
+        sending.add(move["source"])
+    for move in queued or ():
+        busy.update((move["source"], move["target"]))
+        waiting.add(move["source"])
+    # A source may queue a move only while it takes part in migrations as a source alone.
+    only_sending = sending - {m["target"] for m in running} - {m["target"] for m in queued or ()}
     touched = set()  # nodes touched by an earlier pending move: a move into them must wait
     load = vpkg_capacity.used(cluster) if cluster is not None else None
     start = []
     for move in pending:
         source, target = move["source"], move["target"]
-        ready = source not in busy and target not in busy and target not in touched
+        free_source = source not in busy or (
+            queued is not None and source in only_sending and source not in waiting
+        )
+        ready = free_source and target not in busy and target not in touched
         if ready and cluster is not None:
             ready = _fits_now(cluster, move, reserved, load)
         if ready:
             start.append(move)
+            if source in busy:
+                waiting.add(source)
             busy.update((source, target))
         touched.update((source, target))
     return start

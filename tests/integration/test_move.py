@@ -137,6 +137,25 @@ def test_two_concurrent_moves_cannot_overbook_a_target(cluster, salt_master):
     assert cl["nodes"]["vmh3"]["capacities"]["memory"]["used"] == 12
 
 
+def test_two_moves_from_one_host_take_turns_at_migrating(cluster, salt_master):
+    # Integrity VM runs one online migration per VM host: the second move waits on vmh1 for the
+    # first one's migration to end (switching still on), then migrates; both succeed.
+    _slow(cluster, "g1")
+    _slow(cluster, "g2")
+    rets = _concurrently(salt_master, ["vpkg.move", "g1", "vmh2"], ["vpkg.move", "g2", "vmh3"])
+    assert [r.returncode for r in rets] == [0, 0], [r.data for r in rets]
+    waited = [r.data for r in rets if "wait_for_migration_slot" in [s["step"] for s in r.data["steps"]]]
+    assert len(waited) == 1, [r.data["steps"] for r in rets]
+    # The waiting move disabled switching only once it had the slot: the wait is not part of its
+    # unprotected time.
+    wait = next(s["seconds"] for s in waited[0]["steps"] if s["step"] == "wait_for_migration_slot")
+    assert wait > 0.5
+    assert waited[0]["unprotected_seconds"] <= waited[0]["seconds"] - wait
+    assert invariants.package(cluster, "g1")["node"] == "vmh2"
+    assert invariants.package(cluster, "g2")["node"] == "vmh3"
+    invariants.check(cluster, settled=True)
+
+
 def test_orchestrated_move(cluster, salt_run):
     ret = salt_run.run(
         "state.orchestrate", "orch.move", 'pillar={"vpkg": {"package": "g1", "target": "vmh3"}}'

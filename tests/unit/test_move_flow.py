@@ -66,3 +66,21 @@ def test_refused_before_change_only_when_the_preflight_alone_ran():
     assert not vpkg_move.refused_before_change(went_on)
     assert not vpkg_move.refused_before_change({"result": False, "steps": []})
     assert not vpkg_move.refused_before_change({"result": True, "steps": refused["steps"]})
+
+
+def test_progress_filter_shows_phases_and_ends_and_thins_the_rest():
+    show = vpkg_move.ProgressFilter(interval=1.0)
+    seen = [
+        (t, phase)
+        for t, phase, final in [
+            (0.0, "Init", False),
+            (0.1, "Copy", False),
+            (0.2, "Copy", False),  # same phase within the interval: dropped
+            (1.2, "Copy", False),  # a second later: shown
+            (1.3, "Frozen", False),
+            (1.4, "Frozen", True),  # final events always
+        ]
+        if show("g1", phase, t, final)
+    ]
+    assert seen == [(0.0, "Init"), (0.1, "Copy"), (1.2, "Copy"), (1.3, "Frozen"), (1.4, "Frozen")]
+    assert show("g2", "Copy", 0.25)  # per package

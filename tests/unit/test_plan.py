@@ -320,6 +320,31 @@ def test_a_move_into_a_node_waits_for_the_earlier_move_out_of_it():
     assert vpkg_schedule.next_runnable(moves[2:]) == [moves[2]]
 
 
+def test_pipelining_queues_one_move_behind_a_migrating_source():
+    a, b, c = mv("a", "n1", "n2"), mv("b", "n1", "n3"), mv("c", "n1", "n4")
+    # Without pipelining, n1 is busy while a migrates.
+    assert vpkg_schedule.next_runnable([b, c], running=[a]) == []
+    # With it, b may wait on n1 for the slot (its target n3 is free); c may not queue behind b.
+    assert vpkg_schedule.next_runnable([b, c], running=[a], queued=[]) == [b]
+    assert vpkg_schedule.next_runnable([c], running=[a], queued=[b]) == []
+    # Once b migrates (a finishing), c may queue behind it.
+    assert vpkg_schedule.next_runnable([c], running=[b], queued=[]) == [c]
+
+
+def test_pipelining_never_queues_on_a_busy_target_or_a_source_that_receives():
+    a = mv("a", "n1", "n2")
+    assert vpkg_schedule.next_runnable([mv("b", "n1", "n2")], running=[a], queued=[]) == []  # n2 busy
+    assert vpkg_schedule.next_runnable([mv("b", "n2", "n3")], running=[a], queued=[]) == []  # n2 receives
+    q = mv("q", "n5", "n3")
+    assert vpkg_schedule.next_runnable([mv("b", "n1", "n3")], running=[a], queued=[q]) == []  # n3 held by q
+    # A queued move's source may not queue another one, even with its own target free.
+    assert vpkg_schedule.next_runnable([mv("c", "n5", "n6")], running=[a], queued=[q]) == []
+    # Rule 2 still holds: a move into a node an earlier pending move touches waits.
+    assert vpkg_schedule.next_runnable(
+        [mv("x", "n3", "n4"), mv("y", "n1", "n3")], running=[a], queued=[]
+    ) == [mv("x", "n3", "n4")]
+
+
 def test_next_runnable_holds_a_move_whose_target_lacks_capacity_now():
     c = cluster(
         three_nodes((10, 5, 10)),
