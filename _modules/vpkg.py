@@ -17,7 +17,9 @@ be established, switching stays off and the error says so and names the restorin
         vpkg.events: true           # fire progress events under vpkg/move/ on the master bus
 """
 
+import concurrent.futures
 import contextlib
+import contextvars
 import errno
 import fcntl
 import hmac
@@ -169,15 +171,44 @@ class _MigrationSlot:
             self.fd = None
 
 
-def _guest_checks(guest, target, migrate_check=True):
-    """Integrity VM's own verdicts: online migration enabled, and ``hpvmmigrate -s``.
+def _at_once(*calls):
+    """Run independent read-only calls concurrently: ``[(value, None) or (None, exception)]``.
+
+    Each call runs its own command process, so a move's preflight reads ``cmviewcl`` and
+    ``hpvmstatus`` in the time of one (about 25 ms saved). Salt's loader dunders live in context
+    variables: each thread runs in its own copy of this call's context.
+    """
+
+    def attempt(fn):
+        try:
+            return fn(), None
+        except CommandExecutionError as exc:
+            return None, exc
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        futures = [pool.submit(contextvars.copy_context().run, attempt, fn) for fn in calls]
+    return [f.result() for f in futures]
+
+
+def _guest_checks(guest, target, migrate_check=True, guests=None):
+    """Integrity VM's own verdicts: the guest is On here, online migration is enabled, and
+    ``hpvmmigrate -s``.
 
     ``move`` leaves ``hpvmmigrate -s`` out: ``hpvmmigrate -o`` makes the same checks atomically
     before it changes anything, and a refusal there is the failure path that restores switching.
-    Saves one command (about 25 ms) on every move.
+    Saves one command (about 25 ms) on every move. ``guests`` is ``hpvm.guests()`` when already
+    read.
     """
     checks = []
-    info = __salt__["hpvm.guest"](guest)
+    info = (guests or {}).get(guest) or __salt__["hpvm.guest"](guest)
+    state = info.get("state")
+    checks.append(
+        {
+            "name": "guest_state",
+            "ok": state == "On",
+            "reason": f"guest {guest} is {state} on this VM host",
+        }
+    )
     enabled = bool(info.get("online_migration"))
     checks.append(
         {
@@ -222,7 +253,7 @@ def check(package, target):
     return _check(cluster, package, target)
 
 
-def _check(cluster, package, target, reserved=None, migrate_check=True):
+def _check(cluster, package, target, reserved=None, migrate_check=True, guests=None):
     source = local_node()
     result = vpkg_capacity.preflight(cluster, package, target, reserved=reserved, source=source)
     pkg = cluster["packages"].get(package) or {}
@@ -230,7 +261,7 @@ def _check(cluster, package, target, reserved=None, migrate_check=True):
     if result["ok"] and guest:
         # Integrity VM's checks run only when Serviceguard's pass: hpvmmigrate -s on a package
         # that is not ours to move would only add noise.
-        result["checks"].extend(_guest_checks(guest, target, migrate_check))
+        result["checks"].extend(_guest_checks(guest, target, migrate_check, guests))
         result["ok"] = all(c["ok"] for c in result["checks"])
     result.update({"package": package, "guest": guest, "source": source, "target": target})
     return result
@@ -340,8 +371,12 @@ RECHECK_AFTER = 5.0  # seconds of waiting for the migration slot after which the
 def _preflight(mv, reserved, step="preflight"):
     """Serviceguard's and Integrity VM's checks on a fresh view; records the switching to restore."""
     t0 = time.monotonic()
-    cluster = __salt__["serviceguard.cluster"]()
-    preflight = _check(cluster, mv.package, mv.target, reserved, migrate_check=False)
+    (cluster, failed), (guests, _) = _at_once(__salt__["serviceguard.cluster"], __salt__["hpvm.guests"])
+    if failed is not None:
+        raise failed
+    # hpvm.guests failing is not final: Integrity VM's checks run only if Serviceguard's pass,
+    # and then hpvm.guest asks again and raises with the command's own message.
+    preflight = _check(cluster, mv.package, mv.target, reserved, migrate_check=False, guests=guests)
     mv.guest = preflight["guest"]
     failed = vpkg_move.failed_checks(preflight["checks"])
     mv.add(step, not failed, t0, "; ".join(failed), checks=preflight["checks"])
