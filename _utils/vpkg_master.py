@@ -4,6 +4,7 @@ Kept out of the runner module so that the runner's public functions read as the 
 are. Everything here talks to Salt's client and event bus; the decisions live in ``vpkg_plan``.
 """
 
+import fnmatch
 import json
 import logging
 import os
@@ -20,6 +21,13 @@ _THREAD = threading.local()
 
 class NoClusterView(Exception):
     """No cluster node answered ``serviceguard.cluster``."""
+
+
+def _targeted(minion_id, tgt, tgt_type):
+    """True if ``minion_id`` is among the minions ``vpkg:minions`` names (list or glob)."""
+    if tgt_type == "list":
+        return minion_id in tgt
+    return tgt_type == "glob" and fnmatch.fnmatch(minion_id, tgt)
 
 
 class ViewCache:
@@ -58,6 +66,11 @@ class ViewCache:
             return None
         return cluster, kept.get("reporter")
 
+    def reporter(self):
+        """The minion that gave the kept view, whatever its age; None if none is kept."""
+        kept = self.load(float("inf"))
+        return kept[1] if kept else None
+
     def moved(self, package, node):
         """Record a finished move in the kept view (its age is unchanged)."""
         try:
@@ -84,6 +97,7 @@ class Master:
         self.config = config or {}
         self.node_map = dict(self.config.get("node_map") or {})
         self.timeout = float(self.config.get("timeout", 30))
+        self.view_timeout = float(self.config.get("view_timeout", min(5.0, self.timeout)))
         self.cache = cache
         self._client = None
 
@@ -123,8 +137,21 @@ class Master:
         return self.config.get("minions", "*"), self.config.get("tgt_type", "glob")
 
     def cluster(self):
-        """The cluster from the first cluster node that answers ``serviceguard.cluster``."""
+        """The cluster from the first cluster node that answers ``serviceguard.cluster``.
+
+        The minion that answered last time is asked alone first: asking every VM host runs
+        ``cmviewcl`` on each of them at once (measured 0.5-0.7 s with 9 hosts on 2 CPUs, against
+        0.1-0.2 s for one). If it does not answer within ``vpkg:view_timeout`` seconds (default
+        5), every minion is asked, as before.
+        """
         tgt, tgt_type = self.targets()
+        last = self.cache.reporter() if self.cache is not None else None
+        if last and _targeted(last, tgt, tgt_type):
+            ok, value = self.call(self.node(last), "serviceguard.cluster", timeout=self.view_timeout)
+            if ok and isinstance(value, dict) and "packages" in value:
+                self.cache.save(value, last)
+                return value, last
+            log.info("vpkg: %s did not give the cluster view (%s); asking every minion", last, value)
         errors = {}
         for answer in self.client.cmd_iter(
             tgt, "serviceguard.cluster", tgt_type=tgt_type, timeout=self.timeout

@@ -65,3 +65,49 @@ def test_a_live_view_is_kept_for_the_next_move(tmp_path):
     master._client = Client()
     assert master.cluster() == (_view("vmh2"), "vmh3")
     assert master.cache.load(60) == (_view("vmh2"), "vmh3")
+
+
+class _Client:
+    """Answers like LocalClient: ``cmd`` for one minion, ``cmd_iter`` for all; records who was asked."""
+
+    def __init__(self, answers):
+        self.answers = answers  # minion id -> view, or a string for "did not return"
+        self.asked = []
+
+    def cmd(self, tgt, fun, **kwargs):
+        self.asked.append(tgt)
+        value = self.answers.get(tgt, "Minion did not return. [No response]")
+        return {tgt: {"ret": value, "retcode": 0} if isinstance(value, dict) else value}
+
+    def cmd_iter(self, tgt, fun, **kwargs):
+        self.asked.append(tgt)
+        for minion_id, value in self.answers.items():
+            yield {minion_id: {"ret": value, "retcode": 0}}
+
+
+def test_the_last_reporter_is_asked_alone_first(tmp_path):
+    cache = vpkg_master.ViewCache(str(tmp_path))
+    cache.save(_view(), "vmh3")
+    master = vpkg_master.Master({}, {"minions": "vmh*"}, cache)
+    master._client = _Client({"vmh3": _view("vmh4"), "vmh1": _view("vmh9")})
+    assert master.cluster() == (_view("vmh4"), "vmh3")
+    assert master._client.asked == ["vmh3"]
+
+
+def test_a_silent_last_reporter_falls_back_to_every_minion(tmp_path):
+    cache = vpkg_master.ViewCache(str(tmp_path))
+    cache.save(_view(), "vmh3")
+    master = vpkg_master.Master({}, {"minions": "vmh*"}, cache)
+    master._client = _Client({"vmh1": _view("vmh2")})
+    assert master.cluster() == (_view("vmh2"), "vmh1")
+    assert master._client.asked == ["vmh3", "vmh*"]
+    assert cache.reporter() == "vmh1"
+
+
+def test_a_last_reporter_outside_the_configured_minions_is_not_asked(tmp_path):
+    cache = vpkg_master.ViewCache(str(tmp_path))
+    cache.save(_view(), "other")
+    master = vpkg_master.Master({}, {"minions": "vmh*"}, cache)
+    master._client = _Client({"vmh1": _view("vmh2")})
+    master.cluster()
+    assert master._client.asked == ["vmh*"]
