@@ -70,7 +70,7 @@ def _jid(comment):
     return found.group(1)
 
 
-def _told_the_truth(cluster, data):
+def _told_the_truth(cluster, data, took):
     """What every case must satisfy; returns (package, nodes where its guest is On)."""
     assert data["result"] is False
     comment = data["comment"]
@@ -80,8 +80,8 @@ def _told_the_truth(cluster, data):
         # Never silent: switching is off, and the result says so and how to restore it.
         assert "LEFT DISABLED" in comment and "cmmodpkg -e g1" in comment, comment
     print(
-        f"\nOUTCOME result={data['result']} package_node={pkg['node']} autorun={pkg['autorun']} "
-        f"guest_on={on.get('g1')} comment={comment!r}"
+        f"\nOUTCOME after={took:.1f}s result={data['result']} package_node={pkg['node']} "
+        f"autorun={pkg['autorun']} guest_on={on.get('g1')} comment={comment!r}"
     )
     return pkg, on.get("g1", [])
 
@@ -144,7 +144,7 @@ def test_minion_main_process_killed_its_job_finishes_the_move(cluster, start, sa
     took = time.monotonic() - killed
     assert took < BOUND, f"salt-run took {took:.0f} s after the kill"
     assert run.returncode != 0
-    pkg, where = _told_the_truth(cluster, run.data)
+    pkg, where = _told_the_truth(cluster, run.data, took)
     comment = run.data["comment"]
     assert comment.startswith("Move of package g1 from vmh1 to vmh2, no result: minion vmh1 (node vmh1)")
     assert "stopped answering" in comment
@@ -180,7 +180,7 @@ def test_minion_process_tree_killed_the_guest_stays_and_switching_is_left_disabl
     took = time.monotonic() - killed
     assert took < BOUND, f"salt-run took {took:.0f} s after the kill"
     assert run.returncode != 0
-    pkg, where = _told_the_truth(cluster, run.data)
+    pkg, where = _told_the_truth(cluster, run.data, took)
     comment = run.data["comment"]
     assert "minion vmh1 (node vmh1) stopped answering" in comment
     # hpvmmigrate died with the minion: Integrity VM aborted the migration, the guest never left.
@@ -205,7 +205,7 @@ def test_job_process_killed_the_minion_says_it_is_gone(cluster, start, salt_run,
     assert took < BOUND, f"salt-run took {took:.0f} s after the kill"
     assert run.returncode != 0
     assert minion.is_running()
-    pkg, where = _told_the_truth(cluster, run.data)
+    pkg, where = _told_the_truth(cluster, run.data, took)
     comment = run.data["comment"]
     assert f"job {_jid(comment)} ended on minion vmh1 (node vmh1) without a result" in comment
     assert where == ["vmh1"] and pkg["node"] == "vmh1" and pkg["autorun"] is False
