@@ -17,6 +17,9 @@ lists every step.
           minions: "*"         # who to ask for the cluster view when node_map is empty (glob)
           timeout: 30          # seconds to wait for a status or check answer
           move_timeout: 3600   # seconds an online migration may take
+          job_check_interval: 10  # seconds between asking the source minion whether its move
+                                  # still runs (saltutil.find_job; answers awaited for Salt's
+                                  # gather_job_timeout); two misses in a row end the wait
 """
 
 import logging
@@ -403,7 +406,8 @@ def _run_move(master, package, source, target, timeout, progress, reserved):
     comment = f"Move of package {package} from {source} to {target} failed: {outcome['return']}"
     if not outcome["published"]:
         return {**_refused(package, source, target, {"checks": []}), "comment": comment, "stale": True}
-    if not outcome["answered"]:
+    if not outcome["answered"]:  # the move may have failed, succeeded, or still be running
+        comment = f"Move of package {package} from {source} to {target}, no result: {outcome['return']}"
         comment += ". " + _where_now(master, package)
     return {
         "result": False,
@@ -420,7 +424,12 @@ def _where_now(master, package):
     try:
         cluster, _ = master.cluster()
     except vpkg_master.NoClusterView as exc:
-        return f"The package's state could not be read ({exc}); check it with: cmviewcl -v -p {package}"
+        return (
+            f"The package's state could not be read ({exc}); check it with: cmviewcl -v -p {package}. "
+            f"Package switching may be LEFT DISABLED: if cmviewcl shows it disabled, then once "
+            f"hpvmstatus shows where the guest is On, restore protection with: cmrunpkg -n <that node> "
+            f"{package} (if the package is not running there); cmmodpkg -e {package}"
+        )
     pkg = cluster["packages"].get(package) or {}
     now = f"Serviceguard now shows {package} {pkg.get('state')} on {pkg.get('node')}, switching " + (
         "enabled" if pkg.get("autorun") else "DISABLED"
@@ -428,8 +437,10 @@ def _where_now(master, package):
     if pkg.get("autorun"):
         return now + "."
     return (
-        f"{now}. Once hpvmstatus shows where guest {pkg.get('vm_name')} is On, restore protection with: "
-        f"cmrunpkg -n <that node> {package} (if the package is not running there); cmmodpkg -e {package}"
+        f"{now}. Package switching is LEFT DISABLED. Once hpvmstatus shows where guest "
+        f"{pkg.get('vm_name')} is On (and no online migration of it is in progress), restore "
+        f"protection with: cmrunpkg -n <that node> {package} (if the package is not running there); "
+        f"cmmodpkg -e {package}"
     )
 
 

@@ -13,6 +13,12 @@ import time
 
 import salt.client
 import salt.utils.event
+from salt.exceptions import SaltClientError
+
+try:
+    import vpkg_watch  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
+except ImportError:
+    from saltext.vpkg.utils import vpkg_watch  # pip-installed
 
 log = logging.getLogger(__name__)
 
@@ -188,8 +194,11 @@ class Master:
         """Start ``fun`` on ``node`` and relay its events until it returns or ``timeout`` passes.
 
         Returns ``{"answered": bool, "ok": bool, "published": bool, "return": ..., "final": the
-        result an event carried, or None}``. The listener is opened before the job is published
-        so that no event fired by a fast minion is missed.
+        result an event carried, or None}``; when the job did not answer, ``jid`` and ``lost``
+        (``vpkg_watch.GONE`` or ``SILENT`` when the minion was found to no longer run it, else
+        None). The listener is opened before the job is published so that no event fired by a fast
+        minion is missed. Meanwhile the minion is asked whether it still runs the job
+        (``vpkg_watch``): a killed minion ends the wait in seconds, not after ``timeout``.
         """
         minion_id = self.minion(node)
         outcome = {"answered": False, "ok": False, "return": None, "final": None, "published": False}
@@ -203,7 +212,18 @@ class Master:
             outcome["published"] = True
             ret_tag = f"salt/job/{pub['jid']}/ret/{minion_id}"
             deadline = time.monotonic() + timeout
+            watch = self._job_watch(pub["jid"])
+            outcome["lost"] = None
             while time.monotonic() < deadline:
+                now = time.monotonic()
+                if watch.due(now):
+                    watch.sent(self._find_job(minion_id, pub["jid"], watch.answer_wait), now)
+                outcome["lost"] = watch.verdict(now)
+                if outcome["lost"]:
+                    outcome["return"] = watch.reason(outcome["lost"], minion_id, node)
+                    outcome["jid"] = pub["jid"]
+                    log.warning("vpkg: stopped waiting for job %s: %s", pub["jid"], outcome["return"])
+                    return outcome
                 event = bus.get_event(wait=min(1.0, max(0.05, deadline - time.monotonic())), full=True)
                 if not event:
                     continue
@@ -221,9 +241,37 @@ class Master:
                     outcome["return"] = data.get("return")
                     outcome["ok"] = bool(data.get("success", True)) and not data.get("retcode")
                     return outcome
+                elif tag.startswith("salt/job/") and tag.endswith(f"/ret/{minion_id}"):
+                    watch.answer(tag.split("/")[2], data.get("return"), time.monotonic())
         outcome["return"] = (
             f"no answer from minion {minion_id} (node {node}) within {timeout:.0f} s; "
             f"the job may still be running (jid {pub['jid']})"
         )
         outcome["jid"] = pub["jid"]
         return outcome
+
+    def _job_watch(self, jid):
+        """How often to ask whether the job still runs, and how long to wait for the answer."""
+        try:
+            every = vpkg_watch.interval(self.config.get("job_check_interval"))
+        except ValueError as exc:
+            log.error("vpkg: %s; using %g s", exc, vpkg_watch.DEFAULT_INTERVAL)
+            every = vpkg_watch.DEFAULT_INTERVAL
+        answer_wait = float(self.opts.get("gather_job_timeout") or 10)  # Salt's own, for the same question
+        return vpkg_watch.JobWatch(jid, every, answer_wait, time.monotonic())
+
+    def _find_job(self, minion_id, jid, answer_wait):
+        """Publish ``saltutil.find_job JID`` without waiting; its jid, or None if it was not published.
+
+        Its answer arrives on the caller's event bus. Not ``client.cmd``: that blocks the event
+        relay, and it reports a minion that did not answer with a "Minion did not return" text
+        in place of a return, not by leaving the minion out.
+        """
+        try:
+            pub = self.client.run_job(
+                minion_id, "saltutil.find_job", arg=[str(jid)], timeout=answer_wait, listen=False
+            )
+        except SaltClientError as exc:
+            log.warning("vpkg: could not ask %s whether job %s still runs: %s", minion_id, jid, exc)
+            return None
+        return (pub or {}).get("jid")
