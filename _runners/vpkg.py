@@ -408,7 +408,7 @@ def _run_move(master, package, source, target, timeout, progress, reserved):
         return {**_refused(package, source, target, {"checks": []}), "comment": comment, "stale": True}
     if not outcome["answered"]:  # the move may have failed, succeeded, or still be running
         comment = f"Move of package {package} from {source} to {target}, no result: {outcome['return']}"
-        comment += ". " + _where_now(master, package)
+        comment += ". " + master.where_now(package)
     return {
         "result": False,
         "package": package,
@@ -417,31 +417,6 @@ def _run_move(master, package, source, target, timeout, progress, reserved):
         "steps": [],
         "comment": comment,
     }
-
-
-def _where_now(master, package):
-    """After a lost answer: what Serviceguard shows now, and how to restore protection if needed."""
-    try:
-        cluster, _ = master.cluster()
-    except vpkg_master.NoClusterView as exc:
-        return (
-            f"The package's state could not be read ({exc}); check it with: cmviewcl -v -p {package}. "
-            f"Package switching may be LEFT DISABLED: if cmviewcl shows it disabled, then once "
-            f"hpvmstatus shows where the guest is On, restore protection with: cmrunpkg -n <that node> "
-            f"{package} (if the package is not running there); cmmodpkg -e {package}"
-        )
-    pkg = cluster["packages"].get(package) or {}
-    now = f"Serviceguard now shows {package} {pkg.get('state')} on {pkg.get('node')}, switching " + (
-        "enabled" if pkg.get("autorun") else "DISABLED"
-    )
-    if pkg.get("autorun"):
-        return now + "."
-    return (
-        f"{now}. Package switching is LEFT DISABLED. Once hpvmstatus shows where guest "
-        f"{pkg.get('vm_name')} is On (and no online migration of it is in progress), restore "
-        f"protection with: cmrunpkg -n <that node> {package} (if the package is not running there); "
-        f"cmmodpkg -e {package}"
-    )
 
 
 # -- operations on whole nodes: plan, evacuate, restore, rebalance, cancel -------------------------

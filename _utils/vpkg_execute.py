@@ -73,6 +73,7 @@ class Executor:
                 event = bus.get_event(wait=0.5, full=True)
                 if event:
                     self._on_event(event.get("tag", ""), event.get("data") or {})
+                self._check_jobs()
                 self._watchdog()
         for move in pending:
             why = stop_reason or "it could not be scheduled"
@@ -129,6 +130,7 @@ class Executor:
             "since": time.monotonic(),
             "state": state,  # queued (waits for its source's migration slot), migrating, finishing
             "final": None,
+            "watch": self.master.job_watch(pub["jid"]),  # is the job still running on its minion?
         }
         self.on_outcome(move, "running", f"jid {pub['jid']}")
         self.progress(
@@ -162,7 +164,10 @@ class Executor:
                 )
             return
         if tag.startswith("salt/job/") and "/ret/" in tag:
+            now = time.monotonic()
             for package, active in list(self.active.items()):
+                if tag.endswith(f"/ret/{active['minion']}"):
+                    active["watch"].answer(tag.split("/")[2], data.get("return"), now)
                 if tag == f"salt/job/{active['jid']}/ret/{active['minion']}":
                     ret = data.get("return")
                     ok = isinstance(ret, dict) and ret.get("result") is True and not data.get("retcode")
@@ -180,6 +185,27 @@ class Executor:
             comment = (detail or {}).get("comment") if isinstance(detail, dict) else None
             comment = comment or str(ret)
         self._finish(move, ok, comment, started=active["started"], detail=detail)
+
+    def _check_jobs(self):
+        """Ask each move's minion whether it still runs the job; give up on a job it lost.
+
+        A killed minion (or a killed job process) never returns: without this an evacuation
+        would wait ``guest_timeout`` plus grace for it (vpkg_watch has the rules).
+        """
+        now = time.monotonic()
+        for package, active in list(self.active.items()):
+            watch = active["watch"]
+            if watch.due(now):
+                watch.sent(self.master.find_job(active["minion"], active["jid"], watch.answer_wait), now)
+            lost = watch.verdict(now)
+            if lost:
+                del self.active[package]
+                # The reservation stays while this runner lives: the job may still be moving the guest.
+                node = active["move"]["source"]
+                comment = f"no result: {watch.reason(lost, active['minion'], node)}. "
+                self._finish(
+                    active["move"], False, comment + self.master.where_now(package), started=active["started"]
+                )
 
     def _watchdog(self):
         now = time.monotonic()

@@ -172,6 +172,30 @@ class Master:
         detail = "; ".join(f"{m}: {v}" for m, v in errors.items()) or "no minion answered"
         raise NoClusterView(f"No cluster node answered serviceguard.cluster ({detail}).")
 
+    def where_now(self, package):
+        """After a lost answer: what Serviceguard shows now, and how to restore protection if needed."""
+        try:
+            cluster, _ = self.cluster()
+        except NoClusterView as exc:
+            return (
+                f"The package's state could not be read ({exc}); check it with: cmviewcl -v -p {package}. "
+                f"Package switching may be LEFT DISABLED: if cmviewcl shows it disabled, then once "
+                f"hpvmstatus shows where the guest is On, restore protection with: cmrunpkg -n <that node> "
+                f"{package} (if the package is not running there); cmmodpkg -e {package}"
+            )
+        pkg = cluster["packages"].get(package) or {}
+        now = f"Serviceguard now shows {package} {pkg.get('state')} on {pkg.get('node')}, switching " + (
+            "enabled" if pkg.get("autorun") else "DISABLED"
+        )
+        if pkg.get("autorun"):
+            return now + "."
+        return (
+            f"{now}. Package switching is LEFT DISABLED. Once hpvmstatus shows where guest "
+            f"{pkg.get('vm_name')} is On (and no online migration of it is in progress), restore "
+            f"protection with: cmrunpkg -n <that node> {package} (if the package is not running there); "
+            f"cmmodpkg -e {package}"
+        )
+
     def call(self, node, fun, arg=(), kwarg=None, timeout=None):
         """Run one function on one node's minion and wait for its answer: (ok, return)."""
         minion_id = self.minion(node)
@@ -212,12 +236,12 @@ class Master:
             outcome["published"] = True
             ret_tag = f"salt/job/{pub['jid']}/ret/{minion_id}"
             deadline = time.monotonic() + timeout
-            watch = self._job_watch(pub["jid"])
+            watch = self.job_watch(pub["jid"])
             outcome["lost"] = None
             while time.monotonic() < deadline:
                 now = time.monotonic()
                 if watch.due(now):
-                    watch.sent(self._find_job(minion_id, pub["jid"], watch.answer_wait), now)
+                    watch.sent(self.find_job(minion_id, pub["jid"], watch.answer_wait), now)
                 outcome["lost"] = watch.verdict(now)
                 if outcome["lost"]:
                     outcome["return"] = watch.reason(outcome["lost"], minion_id, node)
@@ -250,7 +274,7 @@ class Master:
         outcome["jid"] = pub["jid"]
         return outcome
 
-    def _job_watch(self, jid):
+    def job_watch(self, jid):
         """How often to ask whether the job still runs, and how long to wait for the answer."""
         try:
             every = vpkg_watch.interval(self.config.get("job_check_interval"))
@@ -260,7 +284,7 @@ class Master:
         answer_wait = float(self.opts.get("gather_job_timeout") or 10)  # Salt's own, for the same question
         return vpkg_watch.JobWatch(jid, every, answer_wait, time.monotonic())
 
-    def _find_job(self, minion_id, jid, answer_wait):
+    def find_job(self, minion_id, jid, answer_wait):
         """Publish ``saltutil.find_job JID`` without waiting; its jid, or None if it was not published.
 
         Its answer arrives on the caller's event bus. Not ``client.cmd``: that blocks the event

@@ -211,3 +211,26 @@ def test_job_process_killed_the_minion_says_it_is_gone(cluster, start, salt_run,
     assert where == ["vmh1"] and pkg["node"] == "vmh1" and pkg["autorun"] is False
     assert "Package switching is LEFT DISABLED" in comment
     invariants.check(cluster)
+
+
+def test_an_evacuation_gives_up_on_a_killed_move_and_goes_on(cluster, start, vmh1):
+    # Without the job checks the evacuation would wait guest timeout + 120 s (an hour) for g1.
+    minion, _ = vmh1
+    _fault(cluster, "migration-slow", "g1", SLOW)
+    run = start("vpkg.evacuate", "vmh1")
+    job, migrate = _migrating(cluster, minion)
+    _kill(job, migrate)
+    killed = time.monotonic()
+    run.finish(timeout=BOUND + 240)
+    took = time.monotonic() - killed
+    assert took < BOUND + 60, f"salt-run took {took:.0f} s after the kill"  # the other moves run too
+    data = run.data
+    assert data["result"] is False
+    failed = {f["package"]: f["comment"] for f in data["failed"]}
+    assert list(failed) == ["g1"], data
+    assert "ended on minion vmh1 (node vmh1) without a result" in failed["g1"]
+    assert "LEFT DISABLED" in failed["g1"] and "cmmodpkg -e g1" in failed["g1"]
+    assert set(data["moved"]) == {"g2", "big", "narrow"}
+    cl, on = invariants.check(cluster)
+    assert on["g1"] == ["vmh1"] and cl["packages"]["g1"]["autorun"] is False
+    print(f"\nOUTCOME evacuation after kill={took:.1f}s g1: {failed['g1']!r}")
