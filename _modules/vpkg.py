@@ -33,10 +33,11 @@ from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
     import vpkg_capacity
+    import vpkg_files
     import vpkg_move  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
     import vpkg_names
 except ImportError:
-    from saltext.vpkg.utils import vpkg_capacity, vpkg_move, vpkg_names  # pip-installed
+    from saltext.vpkg.utils import vpkg_capacity, vpkg_files, vpkg_move, vpkg_names  # pip-installed
 
 log = logging.getLogger(__name__)
 
@@ -553,11 +554,7 @@ def maintenance(action="start"):
     action = _action(action)
     token = secrets.token_hex(16)
     path = _request_path(action)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump({"token": token, "time": time.time()}, handle)
-    os.replace(tmp, path)
+    vpkg_files.write_private_json(path, {"token": token, "time": time.time()})
     sent = __salt__["event.send"](f"vpkg/maintenance/{action}", {"token": token})
     node = local_node()
     return {

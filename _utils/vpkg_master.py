@@ -16,9 +16,10 @@ import salt.utils.event
 from salt.exceptions import SaltClientError
 
 try:
-    import vpkg_watch  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
+    import vpkg_files  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
+    import vpkg_watch
 except ImportError:
-    from saltext.vpkg.utils import vpkg_watch  # pip-installed
+    from saltext.vpkg.utils import vpkg_files, vpkg_watch  # pip-installed
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +54,7 @@ class ViewCache:
 
     def _write(self, kept):
         os.makedirs(self.directory, mode=0o700, exist_ok=True)
-        tmp = f"{self.path}.{os.getpid()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(kept, handle)
-        os.replace(tmp, self.path)
+        vpkg_files.write_private_json(self.path, kept)
 
     def load(self, max_age):
         """``(cluster, reporter)`` if a view at most ``max_age`` seconds old is kept, else None."""

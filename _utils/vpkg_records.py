@@ -22,9 +22,10 @@ import time
 import uuid
 
 try:  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
+    import vpkg_files
     import vpkg_reserve
 except ImportError:
-    from saltext.vpkg.utils import vpkg_reserve  # pip-installed
+    from saltext.vpkg.utils import vpkg_files, vpkg_reserve  # pip-installed
 
 
 def _pending(move):
@@ -45,11 +46,7 @@ class Records:
         return path
 
     def _write(self, path, data):
-        tmp = f"{path}.{os.getpid()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1, sort_keys=True)
-        os.replace(tmp, path)
+        vpkg_files.write_private_json(path, data, indent=1, sort_keys=True)
 
     def _read(self, path, default=None):
         try:

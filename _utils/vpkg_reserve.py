@@ -14,6 +14,11 @@ import os
 import time
 import uuid
 
+try:  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
+    import vpkg_files
+except ImportError:
+    from saltext.vpkg.utils import vpkg_files  # pip-installed
+
 
 def pid_alive(pid):
     """True unless ``pid`` is certainly gone (a pid we may not signal still counts as alive)."""
@@ -60,11 +65,7 @@ class Registry:
         return [e for e in entries if isinstance(e, dict) and pid_alive(e.get("pid"))]
 
     def _save(self, entries):
-        tmp = f"{self.path}.{os.getpid()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(entries, handle)
-        os.replace(tmp, self.path)
+        vpkg_files.write_private_json(self.path, entries)
 
     def release(self, entry_id):
         with self.locked() as session:
