@@ -297,7 +297,8 @@ def move(package, target=None, test=False, timeout=None):
         ret.pop("stale", None)
     if ret.get("test"):
         return ret if ret["result"] is None else _failed(ret)
-    ret["seconds"] = round(time.monotonic() - started, 3)
+    if ret.get("steps"):  # the host ran (a refusal on the master's view changed nothing, took no time)
+        ret["seconds"] = round(time.monotonic() - started, 3)
     _audited("move", ret)
     return ret if ret["result"] else _failed(ret)
 
