@@ -368,9 +368,6 @@ def _move(package, target, timeout, reserved):
         slot.release()
 
 
-RECHECK_AFTER = 5.0  # seconds of waiting for the migration slot after which the preflight is redone
-
-
 def _preflight(mv, reserved, step="preflight"):
     """Serviceguard's and Integrity VM's checks on a fresh view; records the switching to restore."""
     t0 = time.monotonic()
@@ -398,8 +395,10 @@ def _switch_off_and_go(mv, slot, timeout, reserved):
         mv.fail(_said(exc))
     if waited >= _MigrationSlot.POLL:
         mv.add("wait_for_migration_slot", True, t0, "another online migration from this VM host ended")
-    if waited > RECHECK_AFTER:
-        _preflight(mv, reserved, "preflight_again")  # the cluster may have changed meanwhile
+        # The cluster may have changed meanwhile, however short the wait: the migration that
+        # held the slot may have ended because this node went down, and Serviceguard may have
+        # failed the package over. Disabling its switching then would leave it unprotected.
+        _preflight(mv, reserved, "preflight_again")
     _fire(package, "start", {"source": mv.source, "target": target, "percent": 0})
 
     t0 = time.monotonic()
