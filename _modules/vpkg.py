@@ -334,6 +334,7 @@ class _Move:
         self.unprotected_since = None
         self.unprotected = None
         self.snapshot = None
+        self.location = None  # vpkg_move.ON_SOURCE / ON_TARGET / UNKNOWN once switching is off
 
     def add(self, name, ok, since, comment="", **extra):
         self.steps.append(vpkg_move.step(name, ok, time.monotonic() - since, comment, **extra))
@@ -348,6 +349,7 @@ class _Move:
             "comment": comment,
             "steps": self.steps,
             "switching": {"before": self.snapshot, "after": switching_after},
+            "location": self.location,
             "unprotected_seconds": None if self.unprotected is None else round(self.unprotected, 3),
             "seconds": round(time.monotonic() - self.started, 3),
         }
@@ -364,9 +366,6 @@ def _move(package, target, timeout, reserved):
         return _switch_off_and_go(mv, slot, timeout, reserved)
     finally:
         slot.release()
-
-
-RECHECK_AFTER = 5.0  # seconds of waiting for the migration slot after which the preflight is redone
 
 
 def _preflight(mv, reserved, step="preflight"):
@@ -396,8 +395,10 @@ def _switch_off_and_go(mv, slot, timeout, reserved):
         mv.fail(_said(exc))
     if waited >= _MigrationSlot.POLL:
         mv.add("wait_for_migration_slot", True, t0, "another online migration from this VM host ended")
-    if waited > RECHECK_AFTER:
-        _preflight(mv, reserved, "preflight_again")  # the cluster may have changed meanwhile
+        # The cluster may have changed meanwhile, however short the wait: the migration that
+        # held the slot may have ended because this node went down, and Serviceguard may have
+        # failed the package over. Disabling its switching then would leave it unprotected.
+        _preflight(mv, reserved, "preflight_again")
     _fire(package, "start", {"source": mv.source, "target": target, "percent": 0})
 
     t0 = time.monotonic()
@@ -415,6 +416,7 @@ def _switch_off_and_go(mv, slot, timeout, reserved):
     except Exception as exc:  # noqa: BLE001 - switching is off: never leave without saying so
         log.exception("vpkg.move of %s: unexpected error after switching was disabled", package)
         detail = f"unexpected error: {exc}"
+        mv.location = vpkg_move.UNKNOWN
         mv.fail(
             vpkg_move.unknown_location_message(package, mv.guest, mv.source, target, detail),
             {"autorun": False, "switching": mv.snapshot["switching"]},
@@ -427,7 +429,7 @@ def _migrate_and_adopt(mv, timeout, slot):
     slot.release()  # hpvmmigrate -o has ended: the next move from this host may migrate
     t0 = time.monotonic()
     source_state = _source_state(mv.guest)
-    where = vpkg_move.guest_location(migrate_ok, source_state)
+    where = mv.location = vpkg_move.guest_location(migrate_ok, source_state)
     mv.add("verify", where != vpkg_move.UNKNOWN, t0, f"source copy: {source_state}; guest on {where}")
 
     if where == vpkg_move.ON_SOURCE:

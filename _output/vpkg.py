@@ -253,7 +253,7 @@ _PLAN_KEYS = {
 _OPERATION_KEYS = {"operation", "node", "moves", "moved", "failed", "unplaced", "seconds", "left_on_node"}
 _OPERATION_KEYS |= {"result", "comment", "retcode", "resumed"}
 _MOVE_KEYS = {"result", "package", "guest", "source", "target", "comment", "steps", "checks", "switching"}
-_MOVE_KEYS |= {"unprotected_seconds", "seconds", "retcode", "test"}
+_MOVE_KEYS |= {"unprotected_seconds", "seconds", "retcode", "test", "location", "failover"}
 
 
 def _reserved(in_flight):

@@ -32,6 +32,7 @@ from salt.exceptions import SaltInvocationError
 try:  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
     import vpkg_audit
     import vpkg_capacity
+    import vpkg_failover
     import vpkg_master
     import vpkg_move
     import vpkg_names
@@ -42,6 +43,7 @@ except ImportError:
     from saltext.vpkg.utils import (  # pip-installed
         vpkg_audit,
         vpkg_capacity,
+        vpkg_failover,
         vpkg_master,
         vpkg_move,
         vpkg_names,
@@ -261,6 +263,11 @@ def move(package, target=None, test=False, timeout=None):
     the source VM host's ``vpkg.move`` runs while its progress events are relayed. ``test=True``
     returns the plan and every check without changing anything.
 
+    If the source node goes down during the migration, the move fails; once the guest is proven
+    On nowhere (the source down per Serviceguard, the target and the package's other nodes showing
+    it Off), package switching is re-enabled, as ``cmmovevpkg`` does, so that Serviceguard fails
+    the package over. Without that proof switching stays off and the error says so.
+
     CLI Example:
 
     .. code-block:: bash
@@ -334,6 +341,9 @@ def _move_on(master, cluster, package, target, test, timeout, progress):
         return dict(_refused(package, source, target, pre), test=False, stale=not busy)
     try:
         ret = _run_move(master, package, source, target, timeout, progress, reserved)
+        # Still holding the reservation: nothing else moves into the target while Serviceguard
+        # may be restarting the package there.
+        ret = vpkg_failover.after_failed_move(master, ret, progress)
     finally:
         registry.release(entry["id"])
     if ret["result"]:

@@ -9,8 +9,10 @@ hosts for their next migration while the adopt step finishes, the job's return e
 Pipelining: while a move migrates, the next move from the same source may already be published
 (when its target is free); its host does the preflight and waits for its migration slot, so the
 next migration begins the moment the previous one ends instead of a job dispatch later.
-A failed move is reported and the others go on; a cancelled or overdue operation starts nothing
-new and lets the running moves finish. Nothing here decides *what* to move: the plan does.
+A failed move is reported and the others go on (one whose source node went down first lets
+Serviceguard fail the package over when ``vpkg_failover`` proves it safe); a cancelled or
+overdue operation starts nothing new and lets the running moves finish. Nothing here decides
+*what* to move: the plan does.
 """
 
 import logging
@@ -20,10 +22,11 @@ import salt.utils.event
 
 try:
     import vpkg_capacity  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
+    import vpkg_failover
     import vpkg_move
     import vpkg_schedule
 except ImportError:
-    from saltext.vpkg.utils import vpkg_capacity, vpkg_move, vpkg_schedule  # pip-installed
+    from saltext.vpkg.utils import vpkg_capacity, vpkg_failover, vpkg_move, vpkg_schedule  # pip-installed
 
 log = logging.getLogger(__name__)
 
@@ -175,9 +178,13 @@ class Executor:
 
     def _complete(self, package, active, ok, ret):
         del self.active[package]
-        self.registry.release(active["entry"]["id"])
         move = active["move"]
         detail = ret if isinstance(ret, dict) else active["final"]
+        if not ok and isinstance(detail, dict):
+            # The source went down mid-move? Serviceguard may fail the package over (vpkg_failover),
+            # perhaps onto the target: its reservation is released only after that.
+            detail = vpkg_failover.after_failed_move(self.master, detail, self.progress)
+        self.registry.release(active["entry"]["id"])
         if ok:
             self.view["packages"][package]["node"] = move["target"]
             comment = f"moved {move['source']} -> {move['target']}"

@@ -2,7 +2,9 @@
 
 The host-side ``vpkg.move`` runs the commands; this module decides what their results mean:
 where the guest is after a migration, what switching must be put back, and what to tell the
-operator when it cannot be put back safely.  Kept pure so every branch is tested on data.
+operator when it cannot be put back safely; and, for the master, whether switching that a move
+left off may be re-enabled because the source node went down and the guest runs nowhere.  Kept
+pure so every branch is tested on data.
 """
 
 import shlex
@@ -115,3 +117,148 @@ class ProgressFilter:
             self.last[key] = (phase, now)
             return True
         return False
+
+
+# -- the source node went down mid-move: may Serviceguard fail the package over? ---------------
+
+# Verdicts of source_down_failover.
+FAILOVER_ENABLE = "enable"  # proven stopped everywhere: re-enable switching, Serviceguard restarts it
+FAILOVER_ALREADY = "already"  # switching is already back on (someone else did it): nothing to do
+FAILOVER_KEEP = "keep"  # no proof: switching stays off and the move's LEFT DISABLED error stands
+
+STOPPED = ("Off", "Off (NR)")
+
+
+def left_off_location_unknown(result):
+    """True for a failed move that left switching off because the guest's location was unknown.
+
+    Only that error is a candidate for a failover: the others either restored switching already
+    or know where the guest runs (the adopt step failed with the guest On on the target).
+    """
+    if not isinstance(result, dict) or result.get("result") is not False:
+        return False
+    if result.get("location") != UNKNOWN:
+        return False
+    switching = result.get("switching") if isinstance(result.get("switching"), dict) else {}
+    before = switching.get("before") if isinstance(switching.get("before"), dict) else {}
+    after = switching.get("after") if isinstance(switching.get("after"), dict) else {}
+    return bool(before.get("autorun")) and after.get("autorun") is False
+
+
+def node_down(cluster, node):
+    """True only if Serviceguard's view shows ``node`` down (not merely unknown or missing)."""
+    info = ((cluster or {}).get("nodes") or {}).get(node)
+    return isinstance(info, dict) and info.get("status") == "down"
+
+
+def nodes_to_ask(cluster, package, source, target):
+    """Every VM host where the guest could be On: the source, the target, the package's node list."""
+    pkg = ((cluster or {}).get("packages") or {}).get(package) or {}
+    return list(dict.fromkeys([source, target, *(pkg.get("node_list") or [])]))
+
+
+def guest_stopped(answer):
+    """True only for an ``hpvm.guest`` answer showing the guest Off, with no migration in progress."""
+    return isinstance(answer, dict) and answer.get("state") in STOPPED and not answer.get("migration")
+
+
+def _shown(guest, answer):
+    if not isinstance(answer, dict):
+        return "could not be asked"
+    state = answer.get("state")
+    text = f"shows guest {guest} {state}" if state else f"shows guest {guest} in no known state"
+    migration = answer.get("migration")
+    if migration:
+        text += f" and a migration in progress ({migration})"
+    return text
+
+
+def source_down_failover(result, cluster, guests):
+    """May package switching, left off by a move whose source node went down, be re-enabled?
+
+    ``result`` is the host's failed move; ``cluster`` Serviceguard's view from a node that is up
+    (None if none answered); ``guests`` maps each node of :func:`nodes_to_ask` to that VM host's
+    ``hpvm.guest`` answer, or None when its minion could not be asked.
+
+    Re-enabling lets Serviceguard start the package on an eligible node, so it is allowed only
+    when the guest provably runs nowhere: the source is down per Serviceguard, the package is
+    halted there, the target answered and shows the guest Off (never On, never migrating), and so
+    does every other node that answered. A node that does not answer is accepted only if
+    Serviceguard shows it down (a down node runs no guest: that is what Serviceguard's own
+    failover relies on), never the target. Returns ``(verdict, reason)``.
+    """
+    if not left_off_location_unknown(result):
+        return FAILOVER_KEEP, "the move did not leave switching off with the guest's location unknown"
+    package, guest = result.get("package"), result.get("guest")
+    source, target = result.get("source"), result.get("target")
+    if not isinstance(cluster, dict) or not isinstance(cluster.get("packages"), dict):
+        return FAILOVER_KEEP, "no cluster node that is up answered with Serviceguard's view"
+    if not node_down(cluster, source):
+        status = ((cluster.get("nodes") or {}).get(source) or {}).get("status", "unknown")
+        return FAILOVER_KEEP, f"Serviceguard shows source node {source} {status}, not down"
+    pkg = cluster["packages"].get(package)
+    if not isinstance(pkg, dict):
+        return FAILOVER_KEEP, f"Serviceguard does not show package {package}"
+    if pkg.get("autorun"):
+        return FAILOVER_ALREADY, f"package switching of {package} is already enabled again"
+    if pkg.get("state") != "halted":
+        where = f" on {pkg['node']}" if pkg.get("node") else ""
+        return FAILOVER_KEEP, f"Serviceguard shows package {package} {pkg.get('state')}{where}, not halted"
+    seen = []
+    for node in nodes_to_ask(cluster, package, source, target):
+        answer = guests.get(node) if isinstance(guests, dict) else None
+        if answer is None and node != target and node_down(cluster, node):
+            seen.append(f"{node}: down")
+            continue
+        if not guest_stopped(answer):
+            return FAILOVER_KEEP, f"{node} {_shown(guest, answer)}"
+        seen.append(f"{node}: {answer['state']}")
+    return (
+        FAILOVER_ENABLE,
+        f"Serviceguard shows {source} down and guest {guest} is On nowhere ({', '.join(seen)})",
+    )
+
+
+def _migration_said(result):
+    for entry in result.get("steps") or []:
+        if isinstance(entry, dict) and entry.get("step") == "migrate" and entry.get("comment"):
+            return f" ({entry['comment']})"
+    return ""
+
+
+def failover_message(result, verdict, reason, enabled_on=None, pkg_now=None):
+    """The comment of a move whose source node went down, once switching is back on.
+
+    ``verdict`` is FAILOVER_ENABLE (we ran ``cmmodpkg -e`` on ``enabled_on``) or FAILOVER_ALREADY;
+    ``pkg_now`` is the package as Serviceguard shows it afterwards (None if it could not be read).
+    """
+    package, guest = result.get("package"), result.get("guest")
+    source, target = result.get("source"), result.get("target")
+    head = (
+        f"Package {package} was not moved: source node {source} went down during the online "
+        f"migration of guest {guest} to {target}{_migration_said(result)}, and the guest stopped with it. "
+    )
+    if verdict == FAILOVER_ENABLE:
+        enable = command_line(["cmmodpkg", "-e", package])
+        head += (
+            f"{reason[:1].upper()}{reason[1:]}, so package switching was re-enabled ({enable}, run on "
+            f"{enabled_on}) for Serviceguard to fail the package over"
+        )
+    else:
+        head += f"{reason[:1].upper()}{reason[1:]}"
+    pkg_now = pkg_now if isinstance(pkg_now, dict) else {}
+    state, node = pkg_now.get("state"), pkg_now.get("node")
+    if state == "running" and node:
+        return f"{head}: Serviceguard restarted {package} on {node}."
+    if node and state in ("starting", "detached"):
+        return f"{head}: Serviceguard shows {package} {state} on {node}."
+    watch = command_line(["cmviewcl", "-v", "-p", package])
+    return (
+        f"{head}. Serviceguard has not started it yet (it shows {state or 'no state'}); it starts it on "
+        f"the first eligible node of the package's node list as soon as one can take it. Check with: {watch}"
+    )
+
+
+def failover_kept_note(reason):
+    """Added to the LEFT DISABLED error when the source is down but the failover is not proven safe."""
+    return f" The source node is down, but switching was not re-enabled automatically: {reason}."

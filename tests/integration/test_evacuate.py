@@ -67,6 +67,22 @@ def test_a_failing_guest_is_reported_and_the_others_move(cluster, salt_run):
     assert cl["packages"]["g2"]["node"] == "vmh1" and cl["packages"]["g2"]["autorun"] is True
 
 
+def test_the_evacuated_node_going_down_leaves_every_package_protected(cluster, salt_run):
+    # vmh1 fails during its first move: Serviceguard fails its other packages over; the one being
+    # moved had switching off, and it is re-enabled once its guest is proven On nowhere.
+    _fault(cluster, "node-down", "vmh1", "Copy")
+    ret = salt_run.run("vpkg.evacuate", "vmh1", "timeout=60")
+    data = ret.data
+    assert cluster.state()["nodes"]["vmh1"]["status"] == "down"
+    went_down = [m for m in data["moves"] if "went down" in m["comment"]]
+    assert len(went_down) == 1, data["moves"]
+    assert went_down[0]["result"] is False and went_down[0]["switching_after"]["autorun"] is True
+    assert not [m for m in data["moves"] if "LEFT DISABLED" in m["comment"]], data["moves"]
+    cl, on = invariants.check(cluster)
+    assert all(p["autorun"] for p in cl["packages"].values()), cl["packages"]
+    assert "vmh1" not in {n for nodes in on.values() for n in nodes}
+
+
 def test_cancel_stops_starting_new_moves(cluster, salt_master, salt_run):
     for guest in ("g1", "g2", "big", "narrow"):
         _fault(cluster, "migration-slow", guest, "30")

@@ -11,7 +11,7 @@ import math
 import re
 import string
 
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 # Serviceguard's rule (Managing Serviceguard): letters, digits, '.', '-', '_', at most 39
@@ -88,8 +88,6 @@ HOSTILE_FLAG = st.one_of(
 )
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-# For tests marked xfail (a known product bug): stop at the first failing example, no shrinking.
-KNOWN_BUG = settings(FAST, phases=[Phase.explicit, Phase.generate])
 
 
 def is_sg_name(value):

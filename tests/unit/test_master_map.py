@@ -1,5 +1,6 @@
 """Serviceguard node names and minion ids: the same by default, a master-config map otherwise."""
 
+import pytest
 import vpkg_master
 
 
@@ -111,3 +112,27 @@ def test_a_last_reporter_outside_the_configured_minions_is_not_asked(tmp_path):
     master._client = _Client({"vmh1": _view("vmh2")})
     master.cluster()
     assert master._client.asked == ["vmh*"]
+
+
+def _view_with(down):
+    return {"nodes": {n: {"status": "down" if n == down else "up"} for n in ("n1", "n2")}, "packages": {}}
+
+
+def test_cluster_view_from_a_node_that_is_up():
+    master = vpkg_master.Master({}, {"node_map": {"n1": "m1", "n2": "m2"}})
+    master._client = _Client({"m1": _view_with(down="n1"), "m2": _view_with(down="n1")})
+    assert master.cluster()[1] == "m1"  # any answer will do for a status
+    assert master.cluster(from_up_node=True)[1] == "m2"  # not the view of a node that is down
+    master._client = _Client({"m1": _view_with(down="n1")})
+    with pytest.raises(vpkg_master.NoClusterView, match="m1: its node n1 is not up"):
+        master.cluster(from_up_node=True)
+
+
+def test_a_last_reporter_that_is_down_is_not_taken_for_an_up_node(tmp_path):
+    cache = vpkg_master.ViewCache(str(tmp_path))
+    cache.save(_view_with(down="n1"), "m1")
+    master = vpkg_master.Master({}, {"node_map": {"n1": "m1", "n2": "m2"}}, cache)
+    master._client = _Client({"m1": _view_with(down="n1"), "m2": _view_with(down="n1")})
+    assert master.cluster(from_up_node=True)[1] == "m2"
+    assert master._client.asked == ["m1", ["m1", "m2"]]
+    assert cache.reporter() == "m2"
