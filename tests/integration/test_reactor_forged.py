@@ -173,9 +173,16 @@ def test_a_burst_of_100_requests_starts_one_evacuation(cluster, salt_master, sal
         f"(busy or in maintenance: {len(busy)})"
     )
     assert len(evacuated) == 1
-    # Salt's own orchestrate can fail before our runner runs (100 MasterMinions built at once
-    # in the reactor's threads: a grains traceback was seen); nothing starts then either.
-    crashed = [a for a in others if "Traceback" in a and "salt/runners/state.py" in a]
+    # Salt's own orchestrate can fail before our runner runs, in threads of the reactor running
+    # 100 orchestrations at once: a grains traceback building a MasterMinion
+    # (salt/runners/state.py), or `NameError: name '__env__' is not defined` in the runner state
+    # (salt/states/saltmod.py) were seen. Nothing starts then either; a traceback that passes
+    # through our runner is not such a case and stays odd.
+    ours = ("_runners/vpkg.py", "saltext/vpkg/")
+    salts = ("salt/runners/state.py", "salt/states/saltmod.py")
+    crashed = [
+        a for a in others if "Traceback" in a and any(s in a for s in salts) and not any(o in a for o in ours)
+    ]
     print(f"BURST orchestrations that failed inside Salt before the runner: {len(crashed)}")
     odd = [a for a in others if a not in crashed and "already in" not in a and "ignored" not in a]
     assert not odd, [a[-600:] for a in odd]
