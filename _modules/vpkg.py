@@ -450,20 +450,52 @@ def _migrate_and_adopt(mv, timeout, slot):
     # The hosts are free for their next online migration from here on: an evacuation relays this.
     _fire(package, "migrated", {"source": mv.source, "target": target, "percent": 100})
     t0 = time.monotonic()
-    try:
-        __salt__["serviceguard.halt"](package, detach=True)
-        __salt__["serviceguard.run"](package, node=target)
-    except CommandExecutionError as exc:
-        mv.add("adopt", False, t0, _said(exc))
+    remaining, errors = _adopt(package, mv.source, target)
+    if remaining != vpkg_move.ADOPTED:
+        detail = "; ".join(errors)
+        mv.add("adopt", False, t0, detail)
         mv.fail(
-            vpkg_move.adopt_failed_message(package, mv.guest, target, _said(exc)),
+            vpkg_move.adopt_failed_message(package, mv.guest, target, detail, remaining),
             {"autorun": False, "switching": mv.snapshot["switching"]},
         )
-    mv.add("adopt", True, t0, f"cmhaltpkg -d {package}; cmrunpkg -n {target} {package}")
+    comment = f"cmhaltpkg -d {package}; cmrunpkg -n {target} {package}"
+    if errors:
+        comment += f" (after {len(errors)} failed attempt(s): {'; '.join(errors)})"
+    mv.add("adopt", True, t0, comment)
     _fire(package, "adopted", {"source": mv.source, "target": target, "percent": 100})
 
     after = _restore_switching(mv, target)
     return mv.result(True, f"Package {package} moved online from {mv.source} to {target}.", after)
+
+
+def _adopt(package, source, target):
+    """Detach the package here and start it on the target, where its guest now runs.
+
+    A failed command is followed by a look at the package (``cmviewcl``) and, after a pause, by
+    what is still left to do (``vpkg_move.adopt_next``): the guest is already on the target, so
+    giving up at the first transient refusal would leave it unprotected for nothing. Returns
+    (``vpkg_move.ADOPTED`` or what is left, the commands' error messages).
+    """
+    remaining, errors = vpkg_move.DETACH, []
+    for pause in (*vpkg_move.ADOPT_PAUSES, None):
+        try:
+            if remaining == vpkg_move.DETACH:
+                __salt__["serviceguard.halt"](package, detach=True)
+                remaining = vpkg_move.RUN
+            __salt__["serviceguard.run"](package, node=target)
+            return vpkg_move.ADOPTED, errors
+        except CommandExecutionError as exc:
+            errors.append(_said(exc))
+        if pause is None:
+            break
+        time.sleep(pause)
+        try:
+            remaining = vpkg_move.adopt_next(__salt__["serviceguard.package"](package), source, target)
+        except CommandExecutionError as exc:
+            errors.append(_said(exc))  # keep what was left; the next attempt says more
+        if remaining in (vpkg_move.ADOPTED, None):
+            break
+    return remaining, errors
 
 
 def _migrate(mv, timeout):

@@ -70,14 +70,46 @@ def unknown_location_message(package, guest, source, target, detail):
     )
 
 
-def adopt_failed_message(package, guest, target, detail):
-    """The error when the guest runs on the target but Serviceguard would not adopt it there."""
+# The adopt step's commands, in order; what is left of them names the operator's recovery.
+DETACH = "detach"  # cmhaltpkg -d PACKAGE: Serviceguard lets go of the guest on the source
+RUN = "run"  # cmrunpkg -n TARGET PACKAGE: Serviceguard adopts the running guest on the target
+ADOPTED = "adopted"
+# Attempts of the adopt step, and the pauses between them. The guest already runs on the target,
+# so a transient refusal (cmcld busy, a lock held by another command) is worth a few seconds:
+# giving up leaves the package unprotected until an operator acts.
+ADOPT_PAUSES = (0.5, 1.5, 3.0)
+
+
+def adopt_next(package, source, target):
+    """The adopt command still to run, from the package as Serviceguard shows it after a failure.
+
+    DETACH while the package still runs on the source (the detach did not happen),
+    RUN once it is detached, ADOPTED when it already runs on the target (the command failed after
+    acting), None for anything else (halted, failed, on a third node): not ours to guess.
+    """
+    state, node = package.get("state"), package.get("node")
+    if state == "running" and node in (source, target):
+        return ADOPTED if node == target else DETACH
+    if state == "detached":
+        return RUN
+    return None
+
+
+def adopt_failed_message(package, guest, target, detail, remaining=RUN):
+    """The error when the guest runs on the target but Serviceguard did not adopt it there.
+
+    ``remaining`` is what :func:`adopt_next` said is left to do; the recovery starts there.
+    """
+    commands = []
+    if remaining not in (DETACH, RUN):
+        commands.append(command_line(["cmviewcl", "-v", "-p", package]) + "    # its state now")
+    if remaining == DETACH:
+        commands.append(command_line(["cmhaltpkg", "-d", package]))
+    commands += [command_line(["cmrunpkg", "-n", target, package]), command_line(["cmmodpkg", "-e", package])]
     return (
         f"Package {package}: guest {guest} now runs on {target}, but Serviceguard did not start the "
         f"package there ({detail}). Package switching is LEFT DISABLED. Once {target} can take the "
-        f"package, restore protection with: "
-        f"{command_line(['cmrunpkg', '-n', target, package])}; then "
-        f"{command_line(['cmmodpkg', '-e', package])}"
+        f"package, restore protection with: " + "; then ".join(commands)
     )
 
 

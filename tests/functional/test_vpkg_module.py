@@ -3,6 +3,7 @@
 import fcntl
 import os
 import pathlib
+import shlex
 import stat
 import uuid
 from unittest.mock import patch
@@ -95,3 +96,49 @@ def test_bad_arguments(xyzo1, sim, args, kwargs):
     with pytest.raises(SaltInvocationError):
         xyzo1.vpkg.move(*args, **kwargs)
     assert sim.state()["packages"] == before
+
+
+def _fail_next(sim, command, times):
+    for _ in range(times):
+        message = f"{command}: Unable to contact cmcld."
+        ret = sim.sgsim("fault", "add", "command-fail", command, "--message", message)
+        assert ret.returncode == 0, ret.stderr
+
+
+def _guest_on(sim):
+    return {g: info["runs_on"] for g, info in sim.state()["guests"].items()}
+
+
+@pytest.mark.parametrize("command", ["cmhaltpkg", "cmrunpkg"])
+def test_a_transient_refusal_in_the_adopt_step_is_retried(xyzo1, sim, command):
+    _fail_next(sim, command, 1)
+    ret = xyzo1.vpkg.move("slvm1", "xyzo2")
+    adopt = next(s for s in ret["steps"] if s["step"] == "adopt")
+    assert ret["result"] is True and adopt["result"] is True
+    assert "after 1 failed attempt(s)" in adopt["comment"] and "Unable to contact cmcld" in adopt["comment"]
+    pkg = _package(sim, "slvm1")
+    assert pkg["node"] == "xyzo2" and pkg["state"] == "running" and pkg["autorun"] is True
+    assert _guest_on(sim)["slvm1"] == "xyzo2"
+
+
+@pytest.mark.parametrize(
+    ("command", "first"), [("cmhaltpkg", "cmhaltpkg -d slvm1"), ("cmrunpkg", "cmrunpkg -n xyzo2 slvm1")]
+)
+def test_an_adopt_step_that_keeps_failing_names_commands_that_restore_protection(xyzo1, sim, command, first):
+    _fail_next(sim, command, 10)
+    with pytest.raises(CommandExecutionError) as err:
+        xyzo1.vpkg.move("slvm1", "xyzo2")
+    message = err.value.error
+    assert "LEFT DISABLED" in message and "now runs on xyzo2" in message
+    pkg = _package(sim, "slvm1")
+    assert pkg["autorun"] is False and _guest_on(sim)["slvm1"] == "xyzo2"
+    assert sim.sgsim("fault", "clear").returncode == 0
+    # What the message tells the operator to run, run as it is written, restores protection.
+    commands = message.split("restore protection with: ", 1)[1].split("; then ")
+    assert commands[0].startswith(first) and commands[-1] == "cmmodpkg -e slvm1"
+    for line in commands:
+        out = sim.run("xyzo2", shlex.split(line))
+        assert out.returncode == 0, (line, out.stderr)
+    pkg = _package(sim, "slvm1")
+    assert pkg["node"] == "xyzo2" and pkg["state"] == "running" and pkg["autorun"] is True
+    assert _guest_on(sim)["slvm1"] == "xyzo2"

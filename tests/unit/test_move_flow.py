@@ -51,6 +51,35 @@ def test_adopt_failed_message_names_target_and_commands():
     assert "cmrunpkg -n n2 p1" in msg and "cmmodpkg -e p1" in msg and "LEFT DISABLED" in msg
 
 
+def _told(msg):
+    return msg.split("restore protection with: ", 1)[1].split("; then ")
+
+
+def test_adopt_failed_message_starts_the_recovery_where_the_adopt_step_stopped():
+    detach = vpkg_move.adopt_failed_message("p1", "g1", "n2", "x", vpkg_move.DETACH)
+    assert _told(detach) == ["cmhaltpkg -d p1", "cmrunpkg -n n2 p1", "cmmodpkg -e p1"]
+    run = vpkg_move.adopt_failed_message("p1", "g1", "n2", "x", vpkg_move.RUN)
+    assert _told(run) == ["cmrunpkg -n n2 p1", "cmmodpkg -e p1"]
+    unknown = vpkg_move.adopt_failed_message("p1", "g1", "n2", "x", None)
+    assert _told(unknown)[0].startswith("cmviewcl -v -p p1") and _told(unknown)[1:] == _told(run)
+
+
+@pytest.mark.parametrize(
+    ("state", "node", "expected"),
+    [
+        ("running", "n1", vpkg_move.DETACH),  # cmhaltpkg -d did not happen
+        ("detached", "n2", vpkg_move.RUN),  # detached: the guest runs on n2, Serviceguard lets go
+        ("running", "n2", vpkg_move.ADOPTED),  # cmrunpkg acted, then failed to say so
+        ("halted", None, None),
+        ("failed", "n1", None),
+        ("starting", "n2", None),
+        ("running", "n3", None),  # somewhere else: not ours to guess
+    ],
+)
+def test_adopt_next_reads_what_is_left_from_the_package(state, node, expected):
+    assert vpkg_move.adopt_next({"state": state, "node": node}, "n1", "n2") == expected
+
+
 def test_command_line_quotes_what_a_shell_would_split():
     assert vpkg_move.command_line(["cmrunpkg", "-n", "<node where>", "p"]) == "cmrunpkg -n '<node where>' p"
 
