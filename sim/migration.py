@@ -145,6 +145,7 @@ class Engine:
         self.on_commit = on_commit
         self.phase = "Init"
         self.committed = False
+        self.clock = None  # time.monotonic() at which the current simulated step ends
 
     def run(self, st_first):
         """Run all phases; the Init phase's faults were not yet looked at. Returns on success."""
@@ -155,6 +156,10 @@ class Engine:
             memory = st_first["guests"][self.guest]["memory_mb"]
             secs = phase_seconds(memory, sim["link_mbps"])
             scale = sim["time_scale"] * self.factor
+            # Phases are timed against one clock started here: the state transactions of the
+            # phase changes happen within the phases' simulated durations, not on top of them, as
+            # a real migration's bookkeeping does not lengthen its copy.
+            self.clock = time.monotonic()
             for phase in PHASES:
                 self._enter(phase)
                 self._progress(phase, secs, scale, memory)
@@ -205,15 +210,22 @@ class Engine:
         while hang:  # migration-hang: until a signal aborts us
             time.sleep(3600)
 
+    def _until(self, seconds):
+        """Sleep until ``seconds`` of simulated time have passed since the migration's clock started."""
+        self.clock += seconds
+        left = self.clock - time.monotonic()
+        if left > 0:
+            time.sleep(left)
+
     def _progress(self, phase, secs, scale, memory):
         duration = secs[phase] * scale
         if phase == "Copy":
             for quarter in (1, 2, 3, 4):
-                time.sleep(duration / 4)
+                self._until(duration / 4)
                 done = memory * quarter // 4
                 self.say(f"hpvmmigrate: Copy phase: {quarter * 25}% complete ({done} MB of {memory} MB).")
             return
-        time.sleep(duration)
+        self._until(duration)
         if phase == "Frozen":
             self.say(
                 f"hpvmmigrate: Frozen phase: 100% complete (frozen {secs['Frozen'] * self.factor:.2f} s)."
