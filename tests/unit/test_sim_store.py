@@ -40,7 +40,7 @@ def test_failed_transaction_leaves_state_alone(store):
         raise RuntimeError("crash half-way")
     with store.transaction() as tx:
         assert tx.state["packages"]["slvm1"]["node"] == "xyzo1"
-    assert [f for f in os.listdir(store.home) if f.startswith(".state-")] == []
+    assert [f for f in os.listdir(store.home) if f.endswith(".tmp")] == []
 
 
 def test_committing_error_writes(store):
