@@ -144,24 +144,28 @@ class Master:
             return sorted(set(self.node_map.values())), "list"
         return self.config.get("minions", "*"), self.config.get("tgt_type", "glob")
 
-    def cluster(self, from_up_node=False):
+    def cluster(self, from_up_node=False, prefer=None):
         """The cluster from the first cluster node that answers ``serviceguard.cluster``.
 
-        The minion that answered last time is asked alone first: asking every VM host runs
-        ``cmviewcl`` on each of them at once (measured 0.5-0.7 s with 9 hosts on 2 CPUs, against
-        0.1-0.2 s for one). If it does not answer within ``vpkg:view_timeout`` seconds (default
-        5), every minion is asked, as before.
+        The minion that answered last time is asked alone first (or, when none did yet, the one
+        of node ``prefer``, e.g. the node being evacuated): asking every VM host runs ``cmviewcl``
+        on each of them at once (measured 0.4-0.7 s with 9 hosts on 2 CPUs, against 0.1-0.2 s
+        for one). If it does not answer within ``vpkg:view_timeout`` seconds (default 5), every
+        minion is asked, as before.
 
         ``from_up_node``: only a node that its own view shows up counts. A node Serviceguard took
         down may still have a minion that answers, with a view nobody should act on.
         """
         tgt, tgt_type = self.targets()
         last = self.cache.reporter() if self.cache is not None else None
+        if not last and isinstance(prefer, str) and prefer:
+            last = self.minion(prefer)
         if last and _targeted(last, tgt, tgt_type):
             ok, value = self.call(self.node(last), "serviceguard.cluster", timeout=self.view_timeout)
             if ok and isinstance(value, dict) and "packages" in value:
                 if not from_up_node or _shows_itself_up(value, self.node(last)):
-                    self.cache.save(value, last)
+                    if self.cache is not None:
+                        self.cache.save(value, last)
                     return value, last
                 value = f"its node {self.node(last)} is not up"
             log.info("vpkg: %s did not give the cluster view (%s); asking every minion", last, value)

@@ -41,9 +41,9 @@ class Operations:
         except Exception:  # noqa: BLE001 - progress must never break an operation
             log.warning("Could not fire %s", tag, exc_info=True)
 
-    def cluster(self):
+    def cluster(self, prefer=None):
         try:
-            return self.master.cluster()[0]
+            return self.master.cluster(prefer=prefer)[0]
         except vpkg_master.NoClusterView as exc:
             raise Refused(str(exc)) from None
 
@@ -87,7 +87,8 @@ class Operations:
     def run(self, kind, value, test, guest_timeout, deadline, requested_by=None):
         """Plan, then execute, one node-level operation; returns the truthful summary."""
         started = time.monotonic()
-        cluster = self.cluster()
+        # The node to evacuate must answer anyway (its guests and moves start there): asked first.
+        cluster = self.cluster(prefer=value if kind == "evacuate" else None)
         the_plan = self.plan(cluster, kind, value)
         if test:
             the_plan.update({"result": None, "test": True, "operation": kind})

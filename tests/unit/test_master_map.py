@@ -136,3 +136,22 @@ def test_a_last_reporter_that_is_down_is_not_taken_for_an_up_node(tmp_path):
     assert master.cluster(from_up_node=True)[1] == "m2"
     assert master._client.asked == ["m1", ["m1", "m2"]]
     assert cache.reporter() == "m2"
+
+
+def test_with_no_last_reporter_the_preferred_node_is_asked_alone_first(tmp_path):
+    cache = vpkg_master.ViewCache(str(tmp_path))
+    master = vpkg_master.Master({}, {"node_map": {"n1": "m1", "n2": "m2"}}, cache)
+    master._client = _Client({"m1": _view("vmh1"), "m2": _view("vmh2")})
+    assert master.cluster(prefer="n2") == (_view("vmh2"), "m2")
+    assert master._client.asked == ["m2"]  # the node's minion, through the map
+    assert cache.reporter() == "m2"
+    master._client = _Client({"m1": _view("vmh1"), "m2": _view("vmh2")})
+    assert master.cluster(prefer="n1") == (_view("vmh2"), "m2")  # the last reporter comes first
+    assert master._client.asked == ["m2"]
+
+
+def test_a_silent_preferred_node_falls_back_to_every_minion_without_a_cache():
+    master = vpkg_master.Master({}, {"minions": "vmh*"})
+    master._client = _Client({"vmh1": _view("vmh2")})
+    assert master.cluster(prefer="vmh3") == (_view("vmh2"), "vmh1")
+    assert master._client.asked == ["vmh3", "vmh*"]
