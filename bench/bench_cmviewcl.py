@@ -5,7 +5,6 @@ installed host command folder, exactly as the Salt modules run it; the figure is
 runs after 2 warm-up runs. Goal: at most 150 ms.
 """
 
-import importlib.util
 import pathlib
 import statistics
 import subprocess
@@ -14,23 +13,16 @@ import tempfile
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+import common  # noqa: E402
+
 GOAL_MS = 150.0
 RUNS = 20
 
 
-def _load_sgsim():
-    """Import sgsim from this checkout's sim/ (not an installed copy)."""
-    if "sgsim" not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            "sgsim", ROOT / "sim" / "__init__.py", submodule_search_locations=[str(ROOT / "sim")]
-        )
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["sgsim"] = module
-        spec.loader.exec_module(module)
-
-
 def main():
-    _load_sgsim()
+    common.load_sgsim()
     from sgsim import generate
     from sgsim.testing import SimCluster
 

@@ -16,21 +16,15 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "_utils"))
+sys.path.insert(0, str(ROOT / "bench"))
 
+import common  # noqa: E402
 import vpkg_sgparse  # noqa: E402
 
 
 def _load_sgsim():
     """Import sgsim from the checkout (sim/), as tests/conftest.py does: an installed copy may be stale."""
-    import importlib.util
-
-    if "sgsim" not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            "sgsim", ROOT / "sim" / "__init__.py", submodule_search_locations=[str(ROOT / "sim")]
-        )
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["sgsim"] = module
-        spec.loader.exec_module(module)
+    common.load_sgsim()
     from sgsim import generate, testing
 
     return generate, testing
