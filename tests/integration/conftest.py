@@ -89,12 +89,26 @@ def audit_file(tmp_path_factory):
     return tmp_path_factory.mktemp("audit") / "vpkg-audit.jsonl"
 
 
+def file_roots(base):
+    """``sls/`` and a folder holding only ``orch/`` (a link), as /srv/salt would on a real master.
+
+    Not the checkout itself: Salt lists every file of its file_roots for each orchestration
+    (cached 20 s), and a checkout holds a virtualenv of tens of thousands of files. Measured: 20
+    reactor orchestrations took 29.8 s with the checkout in file_roots, 9.6 s with this.
+    """
+    srv = pathlib.Path(base) / "srv"
+    srv.mkdir(parents=True, exist_ok=True)
+    if not (srv / "orch").exists():
+        (srv / "orch").symlink_to(ROOT / "orch")
+    return {"base": [str(ROOT / "sls"), str(srv)]}
+
+
 @pytest.fixture(scope="package")
-def salt_master(salt_factories, sim, audit_file):
+def salt_master(salt_factories, sim, audit_file, tmp_path_factory):
     overrides = {
         "runner_dirs": [str(ROOT / "_runners")],
         "utils_dirs": [str(ROOT / "_utils")],
-        "file_roots": {"base": [str(ROOT / "sls"), str(ROOT)]},
+        "file_roots": file_roots(tmp_path_factory.mktemp("file_roots")),
         "vpkg": {"timeout": 30, "minions": "vmh*", "audit_file": str(audit_file)},
         "reactor": [{"vpkg/maintenance/*": [str(ROOT / "reactor" / "maintenance.sls")]}],
     }
