@@ -76,7 +76,7 @@ def tell(story, cluster):
         "vpkg.move",
         "app1",
         "vmhost3",
-        expect=["app1: Copy 50%", "app1: vmhost1 -> vmhost3  moved", "ok    restore_switching"],
+        expect=["app1: Copy 25%", "app1: vmhost1 -> vmhost3  moved", "ok    restore_switching"],
     )
     story.check(
         "app1 runs on vmhost3 after its move", cluster.state()["packages"]["app1"]["node"] == "vmhost3"
