@@ -167,6 +167,22 @@ def test_a_source_node_that_answers_with_the_guest_on_keeps_switching_off(hosts,
     assert ret["comment"].endswith("not re-enabled automatically: xyzo1 shows guest slvm1 On.")
 
 
+def _left_unknown(comment, switching):
+    """The host's result of a move of slvm1 (xyzo1 -> xyzo2) that left switching off, location unknown."""
+    snapshot = {"autorun": True, "switching": switching}
+    return {
+        "result": False,
+        "package": "slvm1",
+        "guest": "slvm1",
+        "source": "xyzo1",
+        "target": "xyzo2",
+        "location": vpkg_move.UNKNOWN,
+        "comment": comment,
+        "steps": [],
+        "switching": {"before": snapshot, "after": dict(snapshot, autorun=False)},
+    }
+
+
 def test_a_guest_running_on_the_target_keeps_switching_off(hosts, sim):
     # The migration committed (the guest runs on xyzo2) and then the source died, before
     # Serviceguard was told: the package shows halted, the guest is On on the target.
@@ -174,18 +190,10 @@ def test_a_guest_running_on_the_target_keeps_switching_off(hosts, sim):
     assert sim.run("xyzo1", ["cmmodpkg", "-d", "slvm1"]).returncode == 0
     assert sim.sgsim("node", "down", "xyzo1").returncode == 0
     assert _pkg(sim)["state"] == "halted" and sim.state()["guests"]["slvm1"]["runs_on"] == "xyzo2"
-    snapshot = {"autorun": True, "switching": {"xyzo1": True, "xyzo2": True, "xyzo3": True}}
-    result = {
-        "result": False,
-        "package": "slvm1",
-        "guest": "slvm1",
-        "source": "xyzo1",
-        "target": "xyzo2",
-        "location": vpkg_move.UNKNOWN,
-        "comment": vpkg_move.unknown_location_message("slvm1", "slvm1", "xyzo1", "xyzo2", "lost"),
-        "steps": [],
-        "switching": {"before": snapshot, "after": dict(snapshot, autorun=False)},
-    }
+    result = _left_unknown(
+        vpkg_move.unknown_location_message("slvm1", "slvm1", "xyzo1", "xyzo2", "lost"),
+        {"xyzo1": True, "xyzo2": True, "xyzo3": True},
+    )
     ret = vpkg_failover.after_failed_move(HostsMaster(hosts), result)
     assert _pkg(sim)["autorun"] is False and _pkg(sim)["state"] == "halted"
     assert ret["comment"].endswith("not re-enabled automatically: xyzo2 shows guest slvm1 On.")
@@ -204,18 +212,7 @@ def test_a_failing_cmmodpkg_keeps_the_left_disabled_error(hosts, sim):
 
 def test_a_source_that_is_up_leaves_the_error_as_it_is(hosts, sim):
     # The ordinary unknown location (the source is up): nobody is asked anything.
-    snapshot = {"autorun": True, "switching": {}}
-    result = {
-        "result": False,
-        "package": "slvm1",
-        "guest": "slvm1",
-        "source": "xyzo1",
-        "target": "xyzo2",
-        "location": vpkg_move.UNKNOWN,
-        "comment": "LEFT DISABLED",
-        "steps": [],
-        "switching": {"before": snapshot, "after": dict(snapshot, autorun=False)},
-    }
+    result = _left_unknown("LEFT DISABLED", {})
     master = HostsMaster(hosts)
     assert vpkg_failover.after_failed_move(master, result) is result
     assert master.calls == []
