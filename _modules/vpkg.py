@@ -486,15 +486,13 @@ def _adopt(package, source, target):
             return vpkg_move.ADOPTED, errors
         except CommandExecutionError as exc:
             errors.append(_said(exc))
-        if pause is None:
-            break
-        time.sleep(pause)
-        try:
+        try:  # after the last attempt too: a command may fail after acting
             remaining = vpkg_move.adopt_next(__salt__["serviceguard.package"](package), source, target)
         except CommandExecutionError as exc:
             errors.append(_said(exc))  # keep what was left; the next attempt says more
-        if remaining in (vpkg_move.ADOPTED, None):
+        if pause is None or remaining in (vpkg_move.ADOPTED, None):
             break
+        time.sleep(pause)
     return remaining, errors
 
 
