@@ -20,17 +20,16 @@ and ``vpkg_vmparse``: callers see the guest shape of docs/data.md only.
 
 import logging
 import os
-import subprocess
-import threading
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
     import vpkg_cmd  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
+    import vpkg_command
     import vpkg_names
     import vpkg_vmparse
 except ImportError:
-    from saltext.vpkg.utils import vpkg_cmd, vpkg_names, vpkg_vmparse  # pip-installed
+    from saltext.vpkg.utils import vpkg_cmd, vpkg_command, vpkg_names, vpkg_vmparse  # pip-installed
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +47,8 @@ def _early_conf(key, default):
 
 
 def __virtual__():
+    if vpkg_command.on_vmhost_proxy(globals().get("__opts__")):
+        return __virtualname__  # the commands are on the VM host, reached through the proxy
     bin_dir = _early_conf("hpvm.bin_dir", DEFAULT_BIN_DIR)
     hpvmstatus = os.path.join(str(bin_dir), "hpvmstatus")
     if not os.path.isfile(hpvmstatus) or not os.access(hpvmstatus, os.X_OK):
@@ -85,23 +86,21 @@ def _host(value, what="host"):
         raise SaltInvocationError(str(err)) from None
 
 
-def _failure(argv, retcode, stderr, stdout):
-    stderr, stdout = (stderr or "").strip(), (stdout or "").strip()
-    return CommandExecutionError(
-        f"{' '.join(argv)} failed (exit status {retcode}): {stderr or stdout}",
-        info={"argv": argv, "retcode": retcode, "stderr": stderr, "stdout": stdout},
-    )
+def _failure(argv, result):
+    return CommandExecutionError(*vpkg_command.failure(argv, result))
 
 
-def _run_all(argv, timeout=None):
-    return _salt("cmd.run_all")(argv, python_shell=False, timeout=timeout or _timeout(), ignore_retcode=True)
+def _run_all(argv, timeout=None, on_line=None):
+    """The command seam: ``argv`` (a list, no shell) runs on this VM host, here or through the
+    ``vmhost`` proxy; ``on_line`` sees each stdout line as it is printed."""
+    return vpkg_command.run_on_host(globals().get("__proxy__"), argv, timeout or _timeout(), on_line)
 
 
 def _run(argv, timeout=None):
     """Run ``argv`` (a list, no shell); return stdout, raise CommandExecutionError on failure."""
     result = _run_all(argv, timeout)
     if result.get("retcode") != 0:
-        raise _failure(argv, result.get("retcode"), result.get("stderr"), result.get("stdout"))
+        raise _failure(argv, result)
     return result.get("stdout") or ""
 
 
@@ -190,9 +189,9 @@ def check_migrate(guest, host):  # pylint: disable=redefined-outer-name
         verdict = vpkg_vmparse.parse_migrate_check(text, guest, host)
     except ValueError:
         # No check and no verdict: the command itself failed (unknown guest, bad option, ...).
-        raise _failure(argv, result.get("retcode"), result.get("stderr"), result.get("stdout")) from None
+        raise _failure(argv, result) from None
     if result.get("retcode") != 0 and verdict["migratable"]:
-        raise _failure(argv, result.get("retcode"), result.get("stderr"), result.get("stdout"))
+        raise _failure(argv, result)
     return verdict
 
 
@@ -225,8 +224,7 @@ def migrate(guest, host, online=True, timeout=None, progress=None):  # pylint: d
 
     progress
         From Python only (another loader module): a callable given ``{phase, percent, line}``
-        for each progress line as it is printed. The migration's output is then streamed
-        instead of collected by ``cmd.run_all``.
+        for each progress line as it is printed.
 
     CLI Example:
 
@@ -244,12 +242,10 @@ def migrate(guest, host, online=True, timeout=None, progress=None):  # pylint: d
     if progress is not None and not callable(progress):
         raise SaltInvocationError("progress must be a callable")
     argv = vpkg_cmd.hpvmmigrate(_bin_dir(), guest, host, online=online)
-    if progress is None:
-        result = _run_all(argv, timeout)
-    else:
-        result = _run_streaming(argv, timeout, lambda line: _report(progress, line))
+    on_line = None if progress is None else (lambda line: _report(progress, line))
+    result = _run_all(argv, timeout, on_line)
     if result.get("retcode") != 0:
-        raise _failure(argv, result.get("retcode"), result.get("stderr"), result.get("stdout"))
+        raise _failure(argv, result)
     lines = (result.get("stdout") or "").splitlines()
     steps = [step for step in map(vpkg_vmparse.parse_migrate_progress, lines) if step]
     message = next((line.strip() for line in reversed(lines) if line.strip()), "")
@@ -261,51 +257,6 @@ def migrate(guest, host, online=True, timeout=None, progress=None):  # pylint: d
         "progress": steps,
         "message": message,
     }
-
-
-KILL_GRACE = 10  # seconds a timed-out migration gets to abort cleanly
-
-
-def _run_streaming(argv, timeout, on_line):
-    """Like ``cmd.run_all`` (list argv, no shell) but hands each stdout line to ``on_line`` as
-    it is printed: ``cmd.run_all`` only returns once the command ends, and a migration's progress
-    is wanted while it runs. On timeout the command is killed, as ``cmd.run_all`` does."""
-    try:
-        proc = subprocess.Popen(  # noqa: S603 - a validated argv list, never a shell
-            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True
-        )
-    except OSError as err:
-        return {"retcode": 127, "stdout": "", "stderr": f"{argv[0]}: {err.strerror}"}
-    stderr = []
-    reader = threading.Thread(target=lambda: stderr.append(proc.stderr.read()), daemon=True)
-    reader.start()
-    killed = threading.Event()
-
-    def kill():
-        # SIGTERM first: hpvmmigrate aborts the migration and leaves the guest on the source;
-        # SIGKILL only if it does not exit.
-        killed.set()
-        proc.terminate()
-        try:
-            proc.wait(KILL_GRACE)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-    timer = threading.Timer(timeout, kill)
-    timer.start()
-    out = []
-    try:
-        for line in proc.stdout:
-            out.append(line)
-            on_line(line)
-        retcode = proc.wait()
-    finally:
-        timer.cancel()
-        reader.join(5)
-    err = "".join(stderr)
-    if killed.is_set():
-        err += f"\nTimed out after {timeout} seconds; the command was killed."
-    return {"retcode": retcode, "stdout": "".join(out), "stderr": err}
 
 
 def _report(progress, line):

@@ -21,10 +21,11 @@ from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
     import vpkg_cmd  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
+    import vpkg_command
     import vpkg_names
     import vpkg_sgparse
 except ImportError:
-    from saltext.vpkg.utils import vpkg_cmd, vpkg_names, vpkg_sgparse  # pip-installed
+    from saltext.vpkg.utils import vpkg_cmd, vpkg_command, vpkg_names, vpkg_sgparse  # pip-installed
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,8 @@ def _early_conf(key, default):
 
 
 def __virtual__():
+    if vpkg_command.on_vmhost_proxy(globals().get("__opts__")):
+        return __virtualname__  # the commands are on the VM host, reached through the proxy
     bin_dir = _early_conf("serviceguard.bin_dir", DEFAULT_BIN_DIR)
     cmviewcl = os.path.join(str(bin_dir), "cmviewcl")
     if not os.path.isfile(cmviewcl) or not os.access(cmviewcl, os.X_OK):
@@ -79,15 +82,11 @@ def _optional_name(value, what):
 
 
 def _run(argv):
-    """Run ``argv`` (a list, no shell); return stdout, raise CommandExecutionError on failure."""
-    result = _salt("cmd.run_all")(argv, python_shell=False, timeout=_timeout(), ignore_retcode=True)
+    """Run ``argv`` (a list, no shell) on this VM host through the command seam; return stdout,
+    raise CommandExecutionError on failure."""
+    result = vpkg_command.run_on_host(globals().get("__proxy__"), argv, _timeout())
     if result.get("retcode") != 0:
-        stderr = (result.get("stderr") or "").strip()
-        stdout = (result.get("stdout") or "").strip()
-        raise CommandExecutionError(
-            f"{' '.join(argv)} failed (exit status {result.get('retcode')}): {stderr or stdout}",
-            info={"argv": argv, "retcode": result.get("retcode"), "stderr": stderr, "stdout": stdout},
-        )
+        raise CommandExecutionError(*vpkg_command.failure(argv, result))
     return result.get("stdout") or ""
 
 

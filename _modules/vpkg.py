@@ -131,7 +131,8 @@ class _MigrationSlot:
     def __init__(self):
         lock_dir = os.path.join(__opts__["cachedir"], "vpkg", "locks")
         os.makedirs(lock_dir, mode=0o700, exist_ok=True)
-        self.path = os.path.join(lock_dir, "migration.lock")
+        # One per VM host: the proxies of a deltaproxy share this folder.
+        self.path = os.path.join(lock_dir, f"migration-{local_node()}.lock")
         self.fd = None
 
     def take(self, package, timeout):
@@ -509,7 +510,8 @@ def _migrate(mv, timeout):
         out = __salt__["hpvm.migrate"](mv.guest, mv.target, online=True, timeout=timeout, progress=progress)
     except CommandExecutionError as exc:
         mv.add("migrate", False, t0, _said(exc))
-        return False, _said(exc)
+        lost = isinstance(exc.info, dict) and exc.info.get("lost") and not exc.info.get("timed_out")
+        return (None if lost else False), _said(exc)
     mv.add("migrate", True, t0, out.get("message", "") if isinstance(out, dict) else str(out))
     return True, "Guest migrated successfully."
 
@@ -520,11 +522,13 @@ def _said(exc):
 
 
 def _source_state(guest):
+    """The guest's state here; None if it cannot be read or a migration of it is still shown."""
     try:
-        return __salt__["hpvm.guest"](guest).get("state")
+        info = __salt__["hpvm.guest"](guest)
     except CommandExecutionError as exc:
         log.warning("Could not read the state of guest %s here: %s", guest, exc)
         return None
+    return None if info.get("migration") else info.get("state")
 
 
 def _restore_switching(mv, node):

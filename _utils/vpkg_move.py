@@ -31,7 +31,14 @@ def guest_location(migrate_ok, source_state):
     source.  Any other combination (success reported but the guest still On here, failure
     reported but the copy already Not Runnable, the guest gone) means we cannot tell, and the
     caller must not re-enable switching: Serviceguard could then start a second copy.
+
+    ``migrate_ok`` None: the migration's outcome is unknown (the connection to a VM host reached
+    over SSH dropped while it ran; its process has since ended there). The source copy alone
+    then tells, as it does for Integrity VM itself: Not Runnable once the guest runs on the
+    target, On while it runs here.
     """
+    if migrate_ok is None:
+        return {"Off (NR)": ON_TARGET, "On": ON_SOURCE}.get(source_state, UNKNOWN)
     if migrate_ok and source_state == "Off (NR)":
         return ON_TARGET
     if not migrate_ok and source_state == "On":

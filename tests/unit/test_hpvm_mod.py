@@ -1,5 +1,6 @@
-"""``_modules/hpvm.py`` with ``cmd.run_all`` replaced: exact argv, no shell, check verdicts versus
-command failures, streaming progress, and refusal of hostile names before anything runs."""
+"""``_modules/hpvm.py`` with the command seam (a proxy's ``vmhost.run``) replaced: exact argv,
+no shell, check verdicts versus command failures, streaming progress, and refusal of hostile names
+before anything runs."""
 
 import importlib.util
 import pathlib
@@ -32,6 +33,7 @@ def configure_loader_modules():
         hpvm: {
             "__salt__": {"config.get": lambda key, default=None: CONF.get(key, default)},
             "__opts__": {},
+            "__proxy__": {},
             "__grains__": {},
             "__pillar__": {},
         }
@@ -44,18 +46,16 @@ def ran(stdout="", stderr="", retcode=0):
 
 def test_guests():
     run_all = ran((DATA / "hpvmstatus_M_handwritten.txt").read_text())
-    with patch.dict(hpvm.__salt__, {"cmd.run_all": run_all}):
+    with patch.dict(hpvm.__proxy__, {"vmhost.run": run_all}):
         guests = hpvm.guests()
-    run_all.assert_called_once_with(
-        [f"{BIN}/hpvmstatus", "-M"], python_shell=False, timeout=7, ignore_retcode=True
-    )
+    run_all.assert_called_once_with([f"{BIN}/hpvmstatus", "-M"], timeout=7, on_line=None)
     assert list(guests) == ["slvm1", "web2", "old1"]
     assert guests["old1"]["state"] == "Off (NR)"
 
 
 def test_guest_found_in_machine_output():
     run_all = ran((DATA / "hpvmstatus_M_handwritten.txt").read_text())
-    with patch.dict(hpvm.__salt__, {"cmd.run_all": run_all}):
+    with patch.dict(hpvm.__proxy__, {"vmhost.run": run_all}):
         guest = hpvm.guest("web2")
     assert run_all.call_count == 1
     assert guest["migration"] == {"direction": "out", "peer": "xyzo2", "phase": "Copy"}
@@ -69,7 +69,7 @@ def test_unknown_guest_raises_the_command_message():
             {"stdout": "", "stderr": stderr, "retcode": 1},
         ]
     )
-    with patch.dict(hpvm.__salt__, {"cmd.run_all": run_all}):
+    with patch.dict(hpvm.__proxy__, {"vmhost.run": run_all}):
         with pytest.raises(CommandExecutionError, match="Unable to find virtual machine 'nope'") as err:
             hpvm.guest("nope")
     assert run_all.call_args_list[1].args == ([f"{BIN}/hpvmstatus", "-V", "-P", "nope"],)
@@ -83,7 +83,7 @@ def test_guest_falls_back_to_verbose_detail():
             {"stdout": (DATA / "hpvmstatus_V_handwritten.txt").read_text(), "stderr": "", "retcode": 0},
         ]
     )
-    with patch.dict(hpvm.__salt__, {"cmd.run_all": run_all}):
+    with patch.dict(hpvm.__proxy__, {"vmhost.run": run_all}):
         assert hpvm.guest("old1")["memory_mb"] == 512
 
 
@@ -92,13 +92,12 @@ def test_guest_falls_back_to_verbose_detail():
 
 def test_check_migrate_failing_check_is_a_verdict_not_an_error():
     run_all = ran((DATA / "hpvmmigrate_s_fail.txt").read_text(), retcode=1)
-    with patch.dict(hpvm.__salt__, {"cmd.run_all": run_all}):
+    with patch.dict(hpvm.__proxy__, {"vmhost.run": run_all}):
         verdict = hpvm.check_migrate("slvm1", "xyzo2")
     run_all.assert_called_once_with(
         [f"{BIN}/hpvmmigrate", "-s", "-o", "-P", "slvm1", "-h", "xyzo2"],
-        python_shell=False,
         timeout=7,
-        ignore_retcode=True,
+        on_line=None,
     )
     assert verdict["migratable"] is False
     assert (verdict["guest"], verdict["host"]) == ("slvm1", "xyzo2")
@@ -111,13 +110,13 @@ def test_check_migrate_failing_check_is_a_verdict_not_an_error():
 
 def test_check_migrate_passing():
     run_all = ran((DATA / "hpvmmigrate_s_pass.txt").read_text())
-    with patch.dict(hpvm.__salt__, {"cmd.run_all": run_all}):
+    with patch.dict(hpvm.__proxy__, {"vmhost.run": run_all}):
         assert hpvm.check_migrate("slvm1", "10.0.0.2")["migratable"] is True
 
 
 def test_check_migrate_command_that_cannot_run_raises():
     run_all = ran(stderr="hpvmmigrate: Unable to find virtual machine 'slvm9'.", retcode=1)
-    with patch.dict(hpvm.__salt__, {"cmd.run_all": run_all}):
+    with patch.dict(hpvm.__proxy__, {"vmhost.run": run_all}):
         with pytest.raises(CommandExecutionError, match="Unable to find virtual machine") as err:
             hpvm.check_migrate("slvm9", "xyzo2")
     assert err.value.info["argv"] == [f"{BIN}/hpvmmigrate", "-s", "-o", "-P", "slvm9", "-h", "xyzo2"]
@@ -127,7 +126,7 @@ def test_check_migrate_success_verdict_with_failing_exit_raises():
     run_all = ran(
         (DATA / "hpvmmigrate_s_pass.txt").read_text(), stderr="hpvmmigrate: internal error", retcode=2
     )
-    with patch.dict(hpvm.__salt__, {"cmd.run_all": run_all}):
+    with patch.dict(hpvm.__proxy__, {"vmhost.run": run_all}):
         with pytest.raises(CommandExecutionError, match="exit status 2"):
             hpvm.check_migrate("slvm1", "xyzo2")
 
@@ -137,13 +136,12 @@ def test_check_migrate_success_verdict_with_failing_exit_raises():
 
 def test_migrate():
     run_all = ran((DATA / "hpvmmigrate_o_handwritten.txt").read_text())
-    with patch.dict(hpvm.__salt__, {"cmd.run_all": run_all}):
+    with patch.dict(hpvm.__proxy__, {"vmhost.run": run_all}):
         result = hpvm.migrate("slvm1", "xyzo2")
     run_all.assert_called_once_with(
         [f"{BIN}/hpvmmigrate", "-o", "-P", "slvm1", "-h", "xyzo2"],
-        python_shell=False,
         timeout=900,
-        ignore_retcode=True,
+        on_line=None,
     )
     assert result["migrated"] is True
     assert result["message"] == "hpvmmigrate: Guest migrated successfully."
@@ -153,7 +151,7 @@ def test_migrate():
 
 def test_migrate_offline_with_timeout():
     run_all = ran("hpvmmigrate: Guest migrated successfully.\n")
-    with patch.dict(hpvm.__salt__, {"cmd.run_all": run_all}):
+    with patch.dict(hpvm.__proxy__, {"vmhost.run": run_all}):
         result = hpvm.migrate("slvm1", "xyzo2", online=False, timeout=30)
     assert run_all.call_args.args == ([f"{BIN}/hpvmmigrate", "-P", "slvm1", "-h", "xyzo2"],)
     assert run_all.call_args.kwargs["timeout"] == 30
@@ -166,7 +164,7 @@ def test_migrate_failure_carries_stderr():
         "hpvmmigrate: Online migration aborted in Init phase. Guest remains running on source VM Host."
     )
     run_all = ran("hpvmmigrate: Init phase: 50% complete.\n", stderr, 1)
-    with patch.dict(hpvm.__salt__, {"cmd.run_all": run_all}):
+    with patch.dict(hpvm.__proxy__, {"vmhost.run": run_all}):
         with pytest.raises(CommandExecutionError, match="vswitch validation failed") as err:
             hpvm.migrate("slvm1", "xyzo2")
     assert err.value.info["stderr"] == stderr
@@ -185,7 +183,7 @@ def test_migrate_failure_carries_stderr():
 )
 def test_migrate_bad_options(kwargs, match):
     run_all = ran()
-    with patch.dict(hpvm.__salt__, {"cmd.run_all": run_all}):
+    with patch.dict(hpvm.__proxy__, {"vmhost.run": run_all}):
         with pytest.raises(SaltInvocationError, match=match):
             hpvm.migrate("slvm1", "xyzo2", **kwargs)
     run_all.assert_not_called()
@@ -203,9 +201,8 @@ def test_migrate_streams_progress_to_a_callback(tmp_path):
     bindir = _script(tmp_path, f"echo \"$@\" > {tmp_path}/args\ncat <<'EOF'\n{lines}EOF\n")
     seen = []
     conf = {**CONF, "hpvm.bin_dir": str(bindir)}
-    with patch.dict(hpvm.__salt__, {"config.get": lambda k, d=None: conf.get(k, d), "cmd.run_all": ran()}):
+    with patch.dict(hpvm.__salt__, {"config.get": lambda k, d=None: conf.get(k, d)}):
         result = hpvm.migrate("slvm1", "xyzo2", progress=seen.append)
-        hpvm.__salt__["cmd.run_all"].assert_not_called()
     assert (tmp_path / "args").read_text().split() == ["-o", "-P", "slvm1", "-h", "xyzo2"]
     assert [(s["phase"], s["percent"]) for s in seen] == [
         (s["phase"], s["percent"]) for s in result["progress"]
@@ -244,13 +241,12 @@ def test_migrate_streaming_timeout_kills(tmp_path):
 @pytest.mark.parametrize(("enabled", "word"), [(True, "enabled"), (False, "disabled")])
 def test_set_online_migration(enabled, word):
     run_all = ran()
-    with patch.dict(hpvm.__salt__, {"cmd.run_all": run_all}):
+    with patch.dict(hpvm.__proxy__, {"vmhost.run": run_all}):
         result = hpvm.set_online_migration("slvm1", enabled)
     run_all.assert_called_once_with(
         [f"{BIN}/hpvmmodify", "-P", "slvm1", "-x", f"online_migration={word}"],
-        python_shell=False,
         timeout=7,
-        ignore_retcode=True,
+        on_line=None,
     )
     assert result == {"guest": "slvm1", "online_migration": enabled}
 
@@ -258,7 +254,7 @@ def test_set_online_migration(enabled, word):
 @pytest.mark.parametrize("enabled", ["enabled", 1, None, "True", [True]])
 def test_set_online_migration_needs_a_bool(enabled):
     run_all = ran()
-    with patch.dict(hpvm.__salt__, {"cmd.run_all": run_all}):
+    with patch.dict(hpvm.__proxy__, {"vmhost.run": run_all}):
         with pytest.raises(SaltInvocationError, match="enabled must be True or False"):
             hpvm.set_online_migration("slvm1", enabled)
     run_all.assert_not_called()
@@ -284,7 +280,7 @@ def test_hostile_argument_refused_before_running(label, call, value):
     if label.endswith("host") and isinstance(value, str) and value in VALID_HOSTS:
         pytest.skip("a valid host name")
     run_all = ran()
-    with patch.dict(hpvm.__salt__, {"cmd.run_all": run_all}):
+    with patch.dict(hpvm.__proxy__, {"vmhost.run": run_all}):
         with pytest.raises(SaltInvocationError):
             call(value)
     run_all.assert_not_called()

@@ -1,5 +1,5 @@
-"""``_modules/serviceguard.py`` with ``cmd.run_all`` replaced: exact argv, no shell, error
-translation, and refusal of hostile names before anything runs."""
+"""``_modules/serviceguard.py`` with the command seam (a proxy's ``vmhost.run``) replaced: exact argv,
+no shell, error translation, and refusal of hostile names before anything runs."""
 
 import importlib.util
 import pathlib
@@ -32,7 +32,14 @@ def _config_get(key, default=None):
 
 @pytest.fixture
 def configure_loader_modules():
-    return {serviceguard: {"__salt__": {"config.get": _config_get}, "__opts__": {}, "__grains__": {}}}
+    return {
+        serviceguard: {
+            "__salt__": {"config.get": _config_get},
+            "__opts__": {},
+            "__grains__": {},
+            "__proxy__": {},
+        }
+    }
 
 
 def ran(stdout="", stderr="", retcode=0):
@@ -40,7 +47,7 @@ def ran(stdout="", stderr="", retcode=0):
 
 
 def assert_ran(run_all, argv):
-    run_all.assert_called_once_with(argv, python_shell=False, timeout=42, ignore_retcode=True)
+    run_all.assert_called_once_with(argv, timeout=42, on_line=None)
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -48,7 +55,7 @@ def assert_ran(run_all, argv):
 
 def test_cluster():
     run_all = ran((DATA / "cmviewcl_v_line_handwritten.txt").read_text())
-    with patch.dict(serviceguard.__salt__, {"cmd.run_all": run_all}):
+    with patch.dict(serviceguard.__proxy__, {"vmhost.run": run_all}):
         cluster = serviceguard.cluster()
     assert_ran(run_all, [f"{BIN}/cmviewcl", "-v", "-f", "line"])
     assert cluster["packages"]["slvm1"]["node"] == "xyzo1"
@@ -57,7 +64,7 @@ def test_cluster():
 
 def test_package():
     run_all = ran((DATA / "cmviewcl_p_slvm1_dropped.txt").read_text())
-    with patch.dict(serviceguard.__salt__, {"cmd.run_all": run_all}):
+    with patch.dict(serviceguard.__proxy__, {"vmhost.run": run_all}):
         pkg = serviceguard.package("slvm1")
     assert_ran(run_all, [f"{BIN}/cmviewcl", "-v", "-f", "line", "-l", "package", "-p", "slvm1"])
     assert pkg["switching"] == {"xyzo1": True, "xyzo2": False}
@@ -66,7 +73,7 @@ def test_package():
 def test_unknown_package_is_a_command_error_with_stderr_and_status():
     stderr = "cmviewcl: Unable to find package nope. nope is not a configured package name."
     run_all = ran(stderr=stderr, retcode=1)
-    with patch.dict(serviceguard.__salt__, {"cmd.run_all": run_all}):
+    with patch.dict(serviceguard.__proxy__, {"vmhost.run": run_all}):
         with pytest.raises(CommandExecutionError) as err:
             serviceguard.package("nope")
     assert "is not a configured package name" in str(err.value)
@@ -79,20 +86,20 @@ def test_unknown_package_is_a_command_error_with_stderr_and_status():
 def test_node_and_capacity():
     text = "name=xyzo2\nstatus=up\nstate=running\ncapacity:mem|value=8\ncapacity:mem|used=6\n"
     run_all = ran(text)
-    with patch.dict(serviceguard.__salt__, {"cmd.run_all": run_all}):
+    with patch.dict(serviceguard.__proxy__, {"vmhost.run": run_all}):
         node = serviceguard.node("xyzo2")
         caps = serviceguard.capacity(node="xyzo2")
     argv = [f"{BIN}/cmviewcl", "-v", "-f", "line", "-l", "node", "-n", "xyzo2"]
     assert run_all.call_args_list[0].args == (argv,)
     assert run_all.call_args_list[1].args == (argv,)
-    assert all(c.kwargs["python_shell"] is False for c in run_all.call_args_list)
+    assert all(isinstance(c.args[0], list) for c in run_all.call_args_list)  # an argv, never a shell string
     assert node["capacities"]["mem"] == {"capacity": 8.0, "used": 6.0, "available": 2.0}
     assert caps == {"xyzo2": {"mem": {"capacity": 8.0, "used": 6.0, "available": 2.0}}}
 
 
 def test_capacity_all_nodes():
     run_all = ran((DATA / "cmviewcl_v_line_handwritten.txt").read_text())
-    with patch.dict(serviceguard.__salt__, {"cmd.run_all": run_all}):
+    with patch.dict(serviceguard.__proxy__, {"vmhost.run": run_all}):
         caps = serviceguard.capacity()
     assert_ran(run_all, [f"{BIN}/cmviewcl", "-v", "-f", "line", "-l", "node"])
     assert caps["xyzo1"]["package_limit"]["used"] == 2.0
@@ -101,7 +108,7 @@ def test_capacity_all_nodes():
 
 def test_unparseable_output_is_a_command_error_naming_the_command():
     run_all = ran("name=seed\npackage:p|state=running\n")
-    with patch.dict(serviceguard.__salt__, {"cmd.run_all": run_all}):
+    with patch.dict(serviceguard.__proxy__, {"vmhost.run": run_all}):
         with pytest.raises(CommandExecutionError, match=r"cmviewcl -v -f line: cluster seed: no 'status'"):
             serviceguard.cluster()
 
@@ -138,7 +145,7 @@ OK = "cmmodpkg: Completed successfully on all packages specified"
 )
 def test_package_commands(call, argv, extra):
     run_all = ran(OK + "\n")
-    with patch.dict(serviceguard.__salt__, {"cmd.run_all": run_all}):
+    with patch.dict(serviceguard.__proxy__, {"vmhost.run": run_all}):
         result = call()
     assert_ran(run_all, [f"{BIN}/{argv[0]}", *argv[1:]])
     assert result["package"] == "slvm1"
@@ -153,7 +160,7 @@ def test_refused_run_carries_serviceguard_message():
         "cmrunpkg: Unable to start some package or package instances"
     )
     run_all = ran(stderr=stderr, retcode=1)
-    with patch.dict(serviceguard.__salt__, {"cmd.run_all": run_all}):
+    with patch.dict(serviceguard.__proxy__, {"vmhost.run": run_all}):
         with pytest.raises(CommandExecutionError, match="Node is not eligible") as err:
             serviceguard.run("slvm1", node="xyzo2")
     assert err.value.info["argv"] == [f"{BIN}/cmrunpkg", "-n", "xyzo2", "slvm1"]
@@ -161,17 +168,18 @@ def test_refused_run_carries_serviceguard_message():
 
 def test_default_configuration():
     run_all = ran(OK)
-    defaults = {"config.get": lambda key, default=None: default, "cmd.run_all": run_all}
-    with patch.dict(serviceguard.__salt__, defaults):
+    defaults = {"config.get": lambda key, default=None: default}
+    with (
+        patch.dict(serviceguard.__salt__, defaults),
+        patch.dict(serviceguard.__proxy__, {"vmhost.run": run_all}),
+    ):
         serviceguard.halt("slvm1")
-    run_all.assert_called_once_with(
-        ["/usr/sbin/cmhaltpkg", "slvm1"], python_shell=False, timeout=300, ignore_retcode=True
-    )
+    run_all.assert_called_once_with(["/usr/sbin/cmhaltpkg", "slvm1"], timeout=300, on_line=None)
 
 
 def test_halt_detach_must_be_a_bool():
     run_all = ran(OK)
-    with patch.dict(serviceguard.__salt__, {"cmd.run_all": run_all}):
+    with patch.dict(serviceguard.__proxy__, {"vmhost.run": run_all}):
         with pytest.raises(SaltInvocationError, match="detach"):
             serviceguard.halt("slvm1", detach="yes; reboot")
     run_all.assert_not_called()
@@ -199,7 +207,7 @@ def test_hostile_argument_refused_before_running(label, call, value):
     if value is None and label.endswith(("node", "capacity")):
         pytest.skip("None means 'no node' for an optional node argument")
     run_all = ran(OK)
-    with patch.dict(serviceguard.__salt__, {"cmd.run_all": run_all}):
+    with patch.dict(serviceguard.__proxy__, {"vmhost.run": run_all}):
         with pytest.raises(SaltInvocationError):
             call(value)
     run_all.assert_not_called()
