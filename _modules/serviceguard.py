@@ -279,3 +279,47 @@ def halt(package, detach=False):
     if not isinstance(detach, bool):
         raise SaltInvocationError(f"detach must be True or False, got {detach!r}")
     return _acted(vpkg_cmd.cmhaltpkg(_bin_dir(), package, detach=detach), package=package, detach=detach)
+
+
+def move_vpkg(package, node, timeout=None, progress=None):  # pylint: disable=redefined-outer-name
+    """
+    Move a running VM guest package online with HP's own toolkit command
+    (``cmmovevpkg -v -P PACKAGE -h NODE``, Serviceguard Integrity Virtual Server toolkit): it
+    disables package switching, migrates the guest (``hpvmmigrate -o``), adopts the package on
+    ``node`` and re-enables switching. Returns ``{package, node, output, message}``; a failure
+    raises with the command's own messages (``vpkg.move`` with ``vpkg.driver: cmmovevpkg`` then
+    looks where the guest and the package are).
+
+    package
+        The VM guest package.
+
+    node
+        The node to move it to.
+
+    timeout
+        Seconds allowed (default ``serviceguard.timeout``); the command is stopped after that.
+
+    progress
+        From Python only (another loader module): a callable given each line as it is printed.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt xyzo1 serviceguard.move_vpkg slvm1 xyzo2
+    """
+    package = _name(package, "package")
+    node = _name(node, "node")
+    if timeout is not None:
+        try:
+            timeout = vpkg_names.check_seconds(timeout, "timeout")
+        except ValueError as err:
+            raise SaltInvocationError(str(err)) from None
+    if progress is not None and not callable(progress):
+        raise SaltInvocationError("progress must be a callable")
+    argv = vpkg_cmd.cmmovevpkg(_bin_dir(), package, node)
+    result = vpkg_command.run_on_host(globals().get("__proxy__"), argv, timeout or _timeout(), progress)
+    if result.get("retcode") != 0:
+        raise CommandExecutionError(*vpkg_command.failure(argv, result))
+    lines = [line.strip() for line in (result.get("stdout") or "").splitlines() if line.strip()]
+    return {"package": package, "node": node, "output": lines, "message": lines[-1] if lines else ""}

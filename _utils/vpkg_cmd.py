@@ -54,6 +54,11 @@ def cmhaltpkg(bin_dir, package, detach=False):
     return [*argv, package]
 
 
+def cmmovevpkg(bin_dir, package, node):
+    """``cmmovevpkg -v -P package -h node`` (SG IVS toolkit: the whole online move, verbose)."""
+    return [_bin(bin_dir, "cmmovevpkg"), "-v", "-P", package, "-h", node]
+
+
 def hpvmstatus(bin_dir, machine=False, verbose=False, guest=None):
     """``hpvmstatus [-M] [-V] [-P guest]``."""
     argv = [_bin(bin_dir, "hpvmstatus")]

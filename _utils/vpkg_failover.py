@@ -6,7 +6,7 @@ guest is: switching stays off, and with it Serviceguard would leave the package 
 ``cmmovevpkg`` re-enables switching in that case, and Serviceguard restarts the package on an
 eligible node. This does the same from the master, but only once the guest is proven On nowhere:
 the cluster view comes from a node that is up, every VM host where the guest could be is asked
-(``hpvm.guest``), and ``cmmodpkg -e`` runs on an up node. The decision is
+(the VM layer's ``vpkg_vm.GUEST_FUNCTION``), and ``cmmodpkg -e`` runs on an up node. The decision is
 ``vpkg_move.source_down_failover``; this module gathers its evidence and acts on it. The result
 stays ``result: False`` (the move did not happen); its comment says what happened instead.
 """
@@ -17,8 +17,9 @@ import time
 try:
     import vpkg_master  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
     import vpkg_move
+    import vpkg_vm
 except ImportError:
-    from saltext.vpkg.utils import vpkg_master, vpkg_move  # pip-installed
+    from saltext.vpkg.utils import vpkg_master, vpkg_move, vpkg_vm  # pip-installed
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ def after_failed_move(master, result, progress=None):
         )
     guests = {}
     for node in vpkg_move.nodes_to_ask(cluster, package, source, target):
-        ok, answer = master.call(node, "hpvm.guest", [guest])
+        ok, answer = master.call(node, vpkg_vm.GUEST_FUNCTION, [guest])
         guests[node] = answer if ok and isinstance(answer, dict) else None
     verdict, reason = vpkg_move.source_down_failover(result, cluster, guests)
     ret = dict(result, steps=list(result.get("steps") or []))

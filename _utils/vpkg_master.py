@@ -17,9 +17,10 @@ from salt.exceptions import SaltClientError
 
 try:
     import vpkg_files  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
+    import vpkg_vm
     import vpkg_watch
 except ImportError:
-    from saltext.vpkg.utils import vpkg_files, vpkg_watch  # pip-installed
+    from saltext.vpkg.utils import vpkg_files, vpkg_vm, vpkg_watch  # pip-installed
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,11 @@ class ViewCache:
             os.remove(self.path)
         except FileNotFoundError:
             pass
+
+
+def _where(guest):
+    """The VM layer's look-up command, as an operator types it (for messages only)."""
+    return " ".join(vpkg_vm.where_is_it_command(str(guest or "<guest>")))
 
 
 def _shows_itself_up(cluster, node):
@@ -193,8 +199,8 @@ class Master:
             return (
                 f"The package's state could not be read ({exc}); check it with: cmviewcl -v -p {package}. "
                 f"Package switching may be LEFT DISABLED: if cmviewcl shows it disabled, then once "
-                f"hpvmstatus shows where the guest is On, restore protection with: cmrunpkg -n <that node> "
-                f"{package} (if the package is not running there); cmmodpkg -e {package}"
+                f"{_where(None)} shows where the guest is On, restore protection with: cmrunpkg -n "
+                f"<that node> {package} (if the package is not running there); cmmodpkg -e {package}"
             )
         pkg = cluster["packages"].get(package) or {}
         now = f"Serviceguard now shows {package} {pkg.get('state')} on {pkg.get('node')}, switching " + (
@@ -203,7 +209,7 @@ class Master:
         if pkg.get("autorun"):
             return now + "."
         return (
-            f"{now}. Package switching is LEFT DISABLED. Once hpvmstatus shows where guest "
+            f"{now}. Package switching is LEFT DISABLED. Once {_where(pkg.get('vm_name'))} shows where guest "
             f"{pkg.get('vm_name')} is On (and no online migration of it is in progress), restore "
             f"protection with: cmrunpkg -n <that node> {package} (if the package is not running there); "
             f"cmmodpkg -e {package}"

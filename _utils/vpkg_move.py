@@ -9,10 +9,10 @@ pure so every branch is tested on data.
 
 import shlex
 
-# Where the guest runs after the migration step, as far as the source VM host can tell.
-ON_TARGET = "target"
-ON_SOURCE = "source"
-UNKNOWN = "unknown"
+try:
+    import vpkg_vm  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
+except ImportError:
+    from saltext.vpkg.utils import vpkg_vm  # pip-installed
 
 
 def switching_snapshot(package):
@@ -21,29 +21,6 @@ def switching_snapshot(package):
         "autorun": bool(package.get("autorun")),
         "switching": dict(package.get("switching") or {}),
     }
-
-
-def guest_location(migrate_ok, source_state):
-    """Decide where the guest runs from the migration's exit and the source copy's state.
-
-    Integrity VM marks the source copy Not Runnable (``Off (NR)``) only once the guest runs on
-    the target, and a failed or aborted online migration leaves it running (``On``) on the
-    source.  Any other combination (success reported but the guest still On here, failure
-    reported but the copy already Not Runnable, the guest gone) means we cannot tell, and the
-    caller must not re-enable switching: Serviceguard could then start a second copy.
-
-    ``migrate_ok`` None: the migration's outcome is unknown (the connection to a VM host reached
-    over SSH dropped while it ran; its process has since ended there). The source copy alone
-    then tells, as it does for Integrity VM itself: Not Runnable once the guest runs on the
-    target, On while it runs here.
-    """
-    if migrate_ok is None:
-        return {"Off (NR)": ON_TARGET, "On": ON_SOURCE}.get(source_state, UNKNOWN)
-    if migrate_ok and source_state == "Off (NR)":
-        return ON_TARGET
-    if not migrate_ok and source_state == "On":
-        return ON_SOURCE
-    return UNKNOWN
 
 
 def command_line(argv):
@@ -61,7 +38,8 @@ def restore_switching_argv(package, snapshot):
 def recovery_commands(package, guest, source, target):
     """What an operator runs when the guest's location could not be established."""
     return [
-        command_line(["hpvmstatus", "-P", guest]) + f"    # on {source} and on {target}: where is it On?",
+        command_line(vpkg_vm.where_is_it_command(guest))
+        + f"    # on {source} and on {target}: where is it On?",
         command_line(["cmrunpkg", "-n", "<node where the guest is On>", package]),
         command_line(["cmmodpkg", "-e", package]),
     ]
@@ -165,8 +143,6 @@ FAILOVER_ENABLE = "enable"  # proven stopped everywhere: re-enable switching, Se
 FAILOVER_ALREADY = "already"  # switching is already back on (someone else did it): nothing to do
 FAILOVER_KEEP = "keep"  # no proof: switching stays off and the move's LEFT DISABLED error stands
 
-STOPPED = ("Off", "Off (NR)")
-
 
 def left_off_location_unknown(result):
     """True for a failed move that left switching off because the guest's location was unknown.
@@ -176,7 +152,7 @@ def left_off_location_unknown(result):
     """
     if not isinstance(result, dict) or result.get("result") is not False:
         return False
-    if result.get("location") != UNKNOWN:
+    if result.get("location") != vpkg_vm.UNKNOWN:
         return False
     switching = result.get("switching") if isinstance(result.get("switching"), dict) else {}
     before = switching.get("before") if isinstance(switching.get("before"), dict) else {}
@@ -194,11 +170,6 @@ def nodes_to_ask(cluster, package, source, target):
     """Every VM host where the guest could be On: the source, the target, the package's node list."""
     pkg = ((cluster or {}).get("packages") or {}).get(package) or {}
     return list(dict.fromkeys([source, target, *(pkg.get("node_list") or [])]))
-
-
-def guest_stopped(answer):
-    """True only for an ``hpvm.guest`` answer showing the guest Off, with no migration in progress."""
-    return isinstance(answer, dict) and answer.get("state") in STOPPED and not answer.get("migration")
 
 
 def _shown(guest, answer):
@@ -249,7 +220,7 @@ def source_down_failover(result, cluster, guests):
         if answer is None and node != target and node_down(cluster, node):
             seen.append(f"{node}: down")
             continue
-        if not guest_stopped(answer):
+        if not vpkg_vm.guest_stopped(answer):
             return FAILOVER_KEEP, f"{node} {_shown(guest, answer)}"
         seen.append(f"{node}: {answer['state']}")
     return (

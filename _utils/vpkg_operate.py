@@ -15,8 +15,9 @@ try:  # synced from file_roots: Salt puts extmods/utils on sys.path while loadin
     import vpkg_master
     import vpkg_names
     import vpkg_plan
+    import vpkg_vm
 except ImportError:
-    from saltext.vpkg.utils import vpkg_execute, vpkg_master, vpkg_names, vpkg_plan  # pip-installed
+    from saltext.vpkg.utils import vpkg_execute, vpkg_master, vpkg_names, vpkg_plan, vpkg_vm  # pip-installed
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ class Operations:
         """``{package: online migration enabled}`` from the VM hosts that run the packages."""
         flags = {}
         for node in nodes:
-            ok, guests = self.master.call(node, "hpvm.guests")
+            ok, guests = self.master.call(node, vpkg_vm.GUESTS_FUNCTION)
             if not ok or not isinstance(guests, dict):
                 continue
             for name, pkg in cluster["packages"].items():

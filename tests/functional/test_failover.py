@@ -14,6 +14,7 @@ import pytest
 import vpkg_failover
 import vpkg_master
 import vpkg_move
+import vpkg_vm
 from salt.exceptions import CommandExecutionError
 from saltfactories.utils.functional import Loaders
 
@@ -98,7 +99,7 @@ def _move_while_the_source_goes_down(hosts, sim):
     with pytest.raises(CommandExecutionError) as err:
         hosts["xyzo1"].vpkg.move("slvm1", "xyzo2")
     result = err.value.info
-    assert "LEFT DISABLED" in result["comment"] and result["location"] == vpkg_move.UNKNOWN
+    assert "LEFT DISABLED" in result["comment"] and result["location"] == vpkg_vm.UNKNOWN
     assert _pkg(sim)["autorun"] is False and _pkg(sim)["state"] == "halted"
     return result
 
@@ -176,7 +177,7 @@ def _left_unknown(comment, switching):
         "guest": "slvm1",
         "source": "xyzo1",
         "target": "xyzo2",
-        "location": vpkg_move.UNKNOWN,
+        "location": vpkg_vm.UNKNOWN,
         "comment": comment,
         "steps": [],
         "switching": {"before": snapshot, "after": dict(snapshot, autorun=False)},

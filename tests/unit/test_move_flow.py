@@ -3,6 +3,7 @@ switching a move left off may be re-enabled because its source node went down.""
 
 import pytest
 import vpkg_move
+import vpkg_vm
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -10,20 +11,25 @@ from hypothesis import strategies as st
 @pytest.mark.parametrize(
     ("migrate_ok", "source_state", "expected"),
     [
-        (True, "Off (NR)", vpkg_move.ON_TARGET),
-        (False, "On", vpkg_move.ON_SOURCE),
+        (True, "Off (NR)", vpkg_vm.ON_TARGET),
+        (False, "On", vpkg_vm.ON_SOURCE),
         # Success claimed but the guest still On here: two copies are possible, so unknown.
-        (True, "On", vpkg_move.UNKNOWN),
+        (True, "On", vpkg_vm.UNKNOWN),
         # Failure claimed but the source copy already Not Runnable: the guest may be on the target.
-        (False, "Off (NR)", vpkg_move.UNKNOWN),
-        (False, "Off", vpkg_move.UNKNOWN),
-        (True, "Off", vpkg_move.UNKNOWN),
-        (False, None, vpkg_move.UNKNOWN),
-        (True, None, vpkg_move.UNKNOWN),
+        (False, "Off (NR)", vpkg_vm.UNKNOWN),
+        (False, "Off", vpkg_vm.UNKNOWN),
+        (True, "Off", vpkg_vm.UNKNOWN),
+        (False, None, vpkg_vm.UNKNOWN),
+        (True, None, vpkg_vm.UNKNOWN),
+        # The outcome is unknown (connection lost, cmmovevpkg stopped half-way): the source copy tells.
+        (None, "Off (NR)", vpkg_vm.ON_TARGET),
+        (None, "On", vpkg_vm.ON_SOURCE),
+        (None, "Off", vpkg_vm.UNKNOWN),
+        (None, None, vpkg_vm.UNKNOWN),
     ],
 )
 def test_guest_location(migrate_ok, source_state, expected):
-    assert vpkg_move.guest_location(migrate_ok, source_state) == expected
+    assert vpkg_vm.guest_location(migrate_ok, source_state) == expected
 
 
 def test_switching_snapshot_copies_what_it_records():
@@ -131,7 +137,7 @@ def _left_off(**overrides):
         "guest": "g1",
         "source": "vmh1",
         "target": "vmh2",
-        "location": vpkg_move.UNKNOWN,
+        "location": vpkg_vm.UNKNOWN,
         "comment": "Package g1: ... LEFT DISABLED ...",
         "steps": [
             {"step": "migrate", "result": False, "comment": "hpvmmigrate: Source VM Host vmh1 is down."}
@@ -248,8 +254,8 @@ def test_no_failover_unless_serviceguard_shows_the_source_down_and_the_package_h
 @pytest.mark.parametrize(
     "result",
     [
-        _left_off(location=vpkg_move.ON_SOURCE),
-        _left_off(location=vpkg_move.ON_TARGET),  # the adopt step failed: the guest runs there
+        _left_off(location=vpkg_vm.ON_SOURCE),
+        _left_off(location=vpkg_vm.ON_TARGET),  # the adopt step failed: the guest runs there
         _left_off(location=None),  # refused before switching was touched
         _left_off(result=True),
         # Switching was off before the move: it is not ours to turn on.
