@@ -12,7 +12,7 @@ $(PY):
 
 # Re-install whenever the package's files change: Salt's loader finds modules through the
 # installed copy (a non-editable install: see docs/installing.md).
-$(STAMP): $(PY) setup.cfg pyproject.toml $(shell find _modules _runners _states _beacons _utils _output sim pkg -name '*.py' -o -name '*.yaml' 2>/dev/null)
+$(STAMP): $(PY) setup.cfg pyproject.toml $(shell find _modules _runners _states _beacons _utils _output _proxy sim pkg -name '*.py' -o -name '*.yaml' 2>/dev/null)
 	$(PY) -m pip install -q '.[tests,docs,lint]'
 	touch $(STAMP)
 

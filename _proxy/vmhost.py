@@ -1,0 +1,170 @@
+"""
+A Serviceguard VM host reached over SSH: one proxy minion per VM host, no Salt on the host.
+
+HP-UX VM hosts run no salt-minion. A ``vmhost`` proxy minion (a ``salt-proxy`` process, or one
+of many in a ``deltaproxy``) stands for one VM host: the ``serviceguard``, ``hpvm`` and ``vpkg``
+execution modules, the ``vpkg.placed`` state and the beacon load on it unchanged, and every
+command they run goes through :func:`run` to the host, over one multiplexed OpenSSH connection
+(``vpkg_ssh``). The master's runner cannot tell a proxy from a minion.
+
+:depends: the OpenSSH client (``ssh``) on the machine running the proxy; on the VM host only
+    sshd, a POSIX login shell for ``user``, and the HP commands
+:configuration: The proxy's pillar:
+
+    .. code-block:: yaml
+
+        proxy:
+          proxytype: vmhost
+          host: xyzo1.example.com        # required: name or address of the VM host
+          port: 22
+          user: root                     # Serviceguard's commands need root (or SG role-based access)
+          identity_file: /etc/salt/pki/vmhost/id_ed25519
+          known_hosts_file: /etc/salt/pki/vmhost/known_hosts   # the host key must be in it
+          connect_timeout: 10            # seconds to set up the connection
+          control_dir: null              # folder of the control socket (default: a private one in /tmp)
+        # the same keys a minion on the VM host would have:
+        vpkg.node: xyzo1                 # Serviceguard node name (default: host, up to the first dot)
+        serviceguard.bin_dir: /usr/sbin
+        hpvm.bin_dir: /opt/hpvm/bin
+
+See docs/proxy.md for setting up keys, known_hosts and the salt-proxy or deltaproxy service.
+"""
+
+import ipaddress
+import logging
+
+from salt.exceptions import SaltInvocationError
+
+try:
+    import vpkg_cmd  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
+    import vpkg_names
+    import vpkg_ssh
+except ImportError:
+    from saltext.vpkg.utils import vpkg_cmd, vpkg_names, vpkg_ssh  # pip-installed
+
+log = logging.getLogger(__name__)
+
+__proxyenabled__ = ["vmhost"]
+__virtualname__ = "vmhost"
+
+# One connection per proxy id: a deltaproxy runs many VM hosts in one process.
+_CONNECTIONS = {}
+_SETTINGS = ("port", "user", "identity_file", "known_hosts_file", "connect_timeout", "control_dir")
+
+
+def __virtual__():
+    return __virtualname__
+
+
+def _details(opts):
+    proxy = opts.get("proxy") if isinstance(opts.get("proxy"), dict) else {}
+    host = proxy.get("host")
+    if not isinstance(host, str) or not host:
+        raise SaltInvocationError("vmhost proxy: proxy:host (the VM host's name or address) is required")
+    try:
+        vpkg_names.check_host(host, "proxy:host")
+    except ValueError as exc:
+        raise SaltInvocationError(f"vmhost proxy: {exc}") from None
+    settings = {key: proxy.get(key) for key in _SETTINGS}
+    for key in ("port", "connect_timeout"):
+        value = settings[key]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise SaltInvocationError(f"vmhost proxy: proxy:{key} must be a whole number")
+    return host, settings
+
+
+def _conf(opts, key, default):
+    pillar = opts.get("pillar") if isinstance(opts.get("pillar"), dict) else {}
+    return vpkg_cmd.early_conf([opts, pillar, pillar.get("proxy")], key, default)
+
+
+def init(opts):
+    """Set up the connection to the VM host (called once when the proxy starts)."""
+    host, settings = _details(opts)
+    control_dir = settings.pop("control_dir")
+    connection = vpkg_ssh.Connection(host, control_dir=control_dir, **settings)
+    _CONNECTIONS[opts["id"]] = {"connection": connection, "opts": opts, "host": host}
+    try:
+        connection.connect()  # at once: the first command then costs no connection set-up
+    except vpkg_ssh.SshError as exc:
+        log.warning("vmhost proxy %s: %s; trying again at the next command", opts["id"], exc)
+    return True
+
+
+def _entry():
+    return _CONNECTIONS.get(__opts__["id"])
+
+
+def initialized():
+    """True once :func:`init` has run for this proxy."""
+    return _entry() is not None
+
+
+def run(argv, timeout, on_line=None):
+    """The command seam on a proxy: run ``argv`` (a list) on the VM host over SSH.
+
+    Returns ``{"retcode", "stdout", "stderr"}`` (plus ``timed_out``, ``lost``, ``unreachable``),
+    as ``vpkg_command.run`` does for a minion on the host.
+    """
+    entry = _entry()
+    if entry is None:
+        return {"retcode": 255, "stdout": "", "stderr": "vmhost proxy not initialised", "unreachable": True}
+    return entry["connection"].run(list(argv), timeout, on_line)
+
+
+def node_name(opts):
+    """The Serviceguard node this proxy stands for: ``vpkg.node``, else the host up to its first dot."""
+    node = _conf(opts, "vpkg.node", None)
+    if node:
+        return str(node)
+    host = (opts.get("proxy") or {}).get("host") or opts["id"]
+    try:
+        ipaddress.ip_address(host)
+        return opts["id"]  # an address names no node
+    except ValueError:
+        return host.split(".", 1)[0]
+
+
+def grains():
+    """Grains of the VM host: ``vpkg:node``, ``vpkg:cluster`` (from ``cmviewcl``), ``os: HP-UX``."""
+    entry = _entry()
+    opts = entry["opts"] if entry else __opts__
+    found = {"os": "HP-UX", "kernel": "HP-UX", "os_family": "HP-UX", "vpkg": {"node": node_name(opts)}}
+    if entry is None:
+        return found
+    bin_dir = str(_conf(opts, "serviceguard.bin_dir", "/usr/sbin"))
+    out = run(vpkg_cmd.cmviewcl(bin_dir, verbose=False, level="cluster"), 60)
+    for line in out["stdout"].splitlines():
+        if out["retcode"] == 0 and line.startswith("name="):
+            found["vpkg"]["cluster"] = line.split("=", 1)[1].strip().strip('"')
+            break
+    else:
+        log.warning("vmhost proxy %s: cluster name not read: %s", opts["id"], out["stderr"].strip())
+    found["host"] = found["vpkg"]["node"]
+    return found
+
+
+def grains_refresh():
+    """Read the grains again."""
+    return grains()
+
+
+def ping():
+    """True if the VM host answers a command over SSH."""
+    return alive(__opts__)
+
+
+def alive(opts):
+    """True if the VM host answers a command over SSH (Salt's ``proxy_keep_alive`` asks this)."""
+    entry = _CONNECTIONS.get(opts["id"])
+    if entry is None:
+        return False
+    return entry["connection"].run(["true"], 30)["retcode"] == 0
+
+
+def shutdown(opts):
+    """Close the connection when the proxy stops."""
+    entry = _CONNECTIONS.pop(opts["id"], None)
+    if entry is not None:
+        entry["connection"].close()
+    return True
