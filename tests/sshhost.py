@@ -73,6 +73,7 @@ LOCALHOST = "127.0.0.1"
 MACHINE_LOCK = "/tmp/vpkg-sshhost.lock"
 # The PATH sshd gives uid 0 sessions when none is set.
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+POLICY_RC_D = "/usr/sbin/policy-rc.d"
 
 
 def _on_ci():
@@ -116,7 +117,7 @@ def _apt_install(packages):
     images have one that does); where there is none, one that says no is put there for the install.
     """
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    policy = pathlib.Path("/usr/sbin/policy-rc.d")
+    policy = pathlib.Path(POLICY_RC_D)
     own_policy = not policy.exists()
     if own_policy:
         policy.write_text(

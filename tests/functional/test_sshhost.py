@@ -36,6 +36,23 @@ def host(ssh_account, ssh_client_key, tmp_path):
     h.stop()
 
 
+@pytest.fixture
+def clients():
+    """Start ssh clients in the background; any still running at teardown is killed."""
+    procs = []
+
+    def start(argv, **kwargs):
+        kwargs = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, **kwargs}
+        procs.append(subprocess.Popen(argv, **kwargs))
+        return procs[-1]
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+
+
 def ssh(argv, timeout=30, **kwargs):
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False, **kwargs)
 
@@ -141,23 +158,16 @@ def test_another_client_key_is_refused(ssh_hosts, tmp_path):
     assert "Permission denied (publickey)" in remote.stderr
 
 
-def test_many_clients_at_once(ssh_hosts):
+def test_many_clients_at_once(ssh_hosts, clients):
     h = ssh_hosts["xyzo3"]
-    procs = [
-        subprocess.Popen(
-            h.ssh_argv("echo", str(i)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        for i in range(12)
-    ]
+    procs = [clients(h.ssh_argv("echo", str(i))) for i in range(12)]
     results = [p.communicate(timeout=60) + (p.returncode,) for p in procs]
     assert results == [(f"{i}\n", "", 0) for i in range(12)]
 
 
-def test_after_kill_a_connect_fails_fast_and_established_connections_are_cut(host):
+def test_after_kill_a_connect_fails_fast_and_established_connections_are_cut(host, clients):
     assert ssh(host.ssh_argv("true")).returncode == 0
-    long_running = subprocess.Popen(
-        host.ssh_argv("sleep", "60"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    long_running = clients(host.ssh_argv("sleep", "60"))
     wait_for(host.connection_pids)
     conns = host.connection_pids()
     host.kill()
@@ -174,16 +184,10 @@ def test_after_kill_a_connect_fails_fast_and_established_connections_are_cut(hos
     assert ssh(host.ssh_argv("true")).returncode == 0
 
 
-def test_restart_keeps_port_key_and_established_connections(host):
+def test_restart_keeps_port_key_and_established_connections(host, clients):
     port, key = host.port, host.host_key_line
     # An established session reads one line, answers, and ends: it must outlive the restart.
-    session = subprocess.Popen(
-        host.ssh_argv("sh", "-c", "read line; echo got $line"),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    session = clients(host.ssh_argv("sh", "-c", "read line; echo got $line"), stdin=subprocess.PIPE)
     wait_for(host.connection_pids)
     old_listener = int(host.pid_file.read_text())
     host.restart()
@@ -195,10 +199,8 @@ def test_restart_keeps_port_key_and_established_connections(host):
     assert (out, session.returncode) == ("got hello\n", 0), err
 
 
-def test_stop_ends_the_connections_a_restart_left(host):
-    session = subprocess.Popen(
-        host.ssh_argv("sleep", "60"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+def test_stop_ends_the_connections_a_restart_left(host, clients):
+    session = clients(host.ssh_argv("sleep", "60"))
     wait_for(host.connection_pids)
     host.restart()
     old = host.connection_pids()
@@ -211,7 +213,7 @@ def test_stop_ends_the_connections_a_restart_left(host):
     assert ssh(host.ssh_argv("true")).returncode == 255
 
 
-def test_no_sshd_outlives_a_process_that_forgot_to_stop_it(ssh_account, ssh_client_key, tmp_path):
+def test_no_sshd_outlives_a_process_that_forgot_to_stop_it(ssh_account, ssh_client_key, tmp_path, clients):
     # A child Python starts a host and exits without stop(): atexit ends it. Then one that is
     # SIGKILLed: the listener dies with it (setpriv --pdeathsig).
     script = textwrap.dedent(
@@ -228,16 +230,14 @@ def test_no_sshd_outlives_a_process_that_forgot_to_stop_it(ssh_account, ssh_clie
         """
     )
     for mode, base in (("exit", tmp_path / "a"), ("hang", tmp_path / "b")):
-        child = subprocess.Popen(
-            [sys.executable, "-c", script, str(base), mode],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        child = clients([sys.executable, "-c", script, str(base), mode], stdin=subprocess.PIPE)
         pid = int(child.stdout.readline())
-        assert pid > 0
-        if mode == "hang":
-            assert alive(pid)
-            child.send_signal(signal.SIGKILL)
-        child.communicate(timeout=20)
-        wait_for(lambda pid=pid: not alive(pid))
+        try:
+            if mode == "hang":
+                assert alive(pid)
+                child.send_signal(signal.SIGKILL)
+            child.communicate(timeout=20)
+            wait_for(lambda pid=pid: not alive(pid))
+        finally:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
