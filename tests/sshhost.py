@@ -452,7 +452,7 @@ class SshHost:
                 if int(self.pid_file.read_text()) == self._proc.pid:
                     return True
             if self._proc.poll() is not None:
-                with open(self.log_file, "rb") as f:
+                with contextlib.suppress(OSError), open(self.log_file, "rb") as f:
                     f.seek(log_size)
                     if b"Address already in use" in f.read():
                         return False

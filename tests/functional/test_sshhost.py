@@ -3,6 +3,7 @@
 import os
 import pwd
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -241,3 +242,30 @@ def test_no_sshd_outlives_a_process_that_forgot_to_stop_it(ssh_account, ssh_clie
         finally:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_a_port_taken_before_the_first_start_is_replaced_and_kept_afterwards(
+    ssh_account, ssh_client_key, tmp_path
+):
+    h = SshHost(tmp_path / "host", ssh_client_key, user=ssh_account, name="busy")
+    try:
+        with socket.socket() as squatter:
+            squatter.bind(("127.0.0.1", h.port))
+            squatter.listen()
+            taken = h.port
+            h.start()
+            assert h.port != taken
+            assert h.known_hosts_file.read_text().startswith(f"[127.0.0.1]:{h.port} ssh-ed25519 ")
+            assert ssh(h.ssh_argv("echo", "moved")).stdout == "moved\n"
+        # Once started, the port is the host's: a restart that finds it taken fails, it does not move.
+        h.stop()
+        with socket.socket() as squatter:
+            squatter.bind(("127.0.0.1", h.port))
+            squatter.listen()
+            with pytest.raises(RuntimeError, match="did not start"):
+                h.start()
+        assert not h.is_running()
+        h.start()
+        assert ssh(h.ssh_argv("echo", "back")).stdout == "back\n"
+    finally:
+        h.stop()
