@@ -9,6 +9,10 @@ import logging
 import pathlib
 import sys
 
+# The session fixtures of the ssh harness; a conftest or module with a ``sim`` fixture adds
+# ``ssh_hosts = sshhost.ssh_hosts`` beside it (see tests/sshhost.py).
+from sshhost import ssh_account, ssh_client_key  # noqa: F401
+
 # At interpreter exit Salt's and salt-factories' log handlers flush into streams pytest has
 # already closed; each failed flush prints a "--- Logging error ---" dump after pytest's summary.
 # They are not test failures, and they bury the summary line: do not print them.
