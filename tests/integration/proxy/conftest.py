@@ -1,0 +1,122 @@
+"""The integration tier again, with every VM host reached by a salt-proxy over real SSH.
+
+No salt-minion runs for the simulated VM hosts here: each is a ``vmhost`` proxy minion (a real
+salt-proxy daemon, pytest-salt-factories) whose pillar names its own sshd on 127.0.0.1
+(``tests/sshhost.py``), and every command goes through that sshd into the host's own command
+folder. The fixtures have the names of the minion tier's (``sim``, ``salt_master``,
+``salt_minions``, ``cluster``, ``salt_run``, ``salt_cli``), so the core test functions of that
+tier run here unchanged (the test modules of this folder import them); the proxies' ids are the
+node names, as the minions' are.
+"""
+
+import contextlib
+import pathlib
+import shutil
+
+import pytest
+import yaml
+from labsetup import CLUSTER, master_overrides, proxy_dirs
+from sshhost import ssh_account, ssh_client_key, ssh_hosts  # noqa: F401 - fixtures
+
+from sgsim.testing import SimCluster
+
+
+@pytest.fixture(scope="package")
+def cluster_yaml(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ptest") / "ptest.yaml"
+    path.write_text(yaml.safe_dump(CLUSTER))
+    return path
+
+
+@pytest.fixture(scope="package")
+def sim(tmp_path_factory, cluster_yaml):
+    return SimCluster.create(tmp_path_factory.mktemp("psim"), str(cluster_yaml))
+
+
+@pytest.fixture(scope="package")
+def audit_file(tmp_path_factory):
+    return tmp_path_factory.mktemp("paudit") / "vpkg-audit.jsonl"
+
+
+def vmhost_proxy(host):
+    """The ``proxy:`` settings of the proxy for one VM host (docs/proxy.md)."""
+    return {
+        "proxytype": "vmhost",
+        "host": host.host,
+        "port": host.port,
+        "user": host.user,
+        "identity_file": str(host.identity_file),
+        "known_hosts_file": str(host.known_hosts_file),
+        "connect_timeout": 5,
+    }
+
+
+def vmhost_pillar(node, sim):
+    """The rest of what an operator writes in the pillar of the proxy for ``node``."""
+    return {
+        "vpkg.node": node,
+        "serviceguard.bin_dir": str(sim.bindir(node)),
+        "hpvm.bin_dir": str(sim.bindir(node)),
+    }
+
+
+def write_pillar(base, pillars):
+    """A pillar_roots folder: one SLS per proxy id, and a top file mapping each id to its own."""
+    root = pathlib.Path(base)
+    root.mkdir(parents=True, exist_ok=True)
+    top = {"base": {}}
+    for minion_id, data in pillars.items():
+        (root / f"{minion_id}.sls").write_text(yaml.safe_dump(data))
+        top["base"][minion_id] = [minion_id]
+    (root / "top.sls").write_text(yaml.safe_dump(top))
+    return {"base": [str(root)]}
+
+
+@pytest.fixture(scope="package")
+def salt_master(salt_factories, sim, ssh_hosts, audit_file, tmp_path_factory):  # noqa: F811
+    pillars = {node: vmhost_pillar(node, sim) for node in sim.nodes}
+    overrides = master_overrides(tmp_path_factory.mktemp("pfile_roots"), audit_file)
+    overrides["pillar_roots"] = write_pillar(tmp_path_factory.mktemp("ppillar"), pillars)
+    factory = salt_factories.salt_master_daemon("vpkg-proxy-master", overrides=overrides)
+    with factory.started():
+        yield factory
+
+
+@pytest.fixture(scope="package")
+def salt_minions(salt_master, sim, ssh_hosts):  # noqa: F811
+    """One salt-proxy per VM host; the ids are the node names.
+
+    The ``proxy:`` settings go in each proxy's config file (salt-factories writes a ``proxy:`` of
+    its own there, which Salt prefers to the pillar's); the deltaproxy test reads them from pillar.
+    """
+    factories = [
+        salt_master.salt_proxy_minion_daemon(
+            node,
+            overrides={**proxy_dirs(), "saltenv": "base", "proxy": vmhost_proxy(ssh_hosts[node])},
+            start_timeout=60,
+        )
+        for node in sim.nodes
+    ]
+    with contextlib.ExitStack() as stack:
+        for factory in factories:
+            stack.enter_context(factory.started())
+        yield {factory.id: factory for factory in factories}
+
+
+@pytest.fixture
+def cluster(sim, cluster_yaml, salt_minions, salt_master):
+    """The simulated cluster, fresh for this test, with every daemon up and no master records."""
+    shutil.rmtree(pathlib.Path(salt_master.config["cachedir"]) / "vpkg", ignore_errors=True)
+    ret = sim.sgsim("init", str(cluster_yaml), "--home", str(sim.home))
+    assert ret.returncode == 0, ret.stderr
+    return sim
+
+
+@pytest.fixture
+def salt_run(salt_master):
+    return salt_master.salt_run_cli(timeout=240)
+
+
+@pytest.fixture
+def salt_cli(salt_master):
+    return salt_master.salt_cli(timeout=240)
