@@ -442,17 +442,11 @@ def _operations(progress=None):
 
 
 def _goal(evacuate=None, restore=None, rebalance=None):
-    given = {k: v for k, v in (("evacuate", evacuate), ("restore", restore), ("rebalance", rebalance)) if v}
-    if len(given) != 1:
-        raise SaltInvocationError(
-            "give exactly one of evacuate=NODE, restore=NODE or rebalance=balanced|minimal"
-        )
-    ((kind, value),) = given.items()
-    if kind == "rebalance":
-        if value not in ("balanced", "minimal"):
-            raise SaltInvocationError(f"rebalance must be 'balanced' or 'minimal', not {value!r}")
-        return kind, value
-    return kind, _name(value, "node")
+    try:
+        kind, value = vpkg_operate.request(evacuate, restore, rebalance)
+    except ValueError as exc:
+        raise SaltInvocationError(str(exc)) from None
+    return (kind, value) if kind == "rebalance" else (kind, _name(value, "node"))
 
 
 def _positive(value, what):
