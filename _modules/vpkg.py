@@ -36,8 +36,15 @@ try:
     import vpkg_files
     import vpkg_move  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
     import vpkg_names
+    import vpkg_results
 except ImportError:
-    from saltext.vpkg.utils import vpkg_capacity, vpkg_files, vpkg_move, vpkg_names  # pip-installed
+    from saltext.vpkg.utils import (
+        vpkg_capacity,
+        vpkg_files,
+        vpkg_move,
+        vpkg_names,
+        vpkg_results,
+    )  # pip-installed
 
 log = logging.getLogger(__name__)
 
@@ -241,7 +248,8 @@ def check(package, target):
     Returns every check with its verdict and reason: the package is a VM guest package running
     here; the target is up, in the package's node list, with node switching enabled; its
     available capacity covers the package's weight for every capacity; the guest has online
-    migration enabled; and ``hpvmmigrate -s`` passes.
+    migration enabled; and ``hpvmmigrate -s`` passes. ``result`` is true when every check passes
+    (the check verdict of docs/data.md, ``kind: check``).
 
     CLI Example:
 
@@ -259,13 +267,12 @@ def _check(cluster, package, target, reserved=None, migrate_check=True, guests=N
     result = vpkg_capacity.preflight(cluster, package, target, reserved=reserved, source=source)
     pkg = cluster["packages"].get(package) or {}
     guest = pkg.get("vm_name")
+    checks = result["checks"]
     if result["ok"] and guest:
         # Integrity VM's checks run only when Serviceguard's pass: hpvmmigrate -s on a package
         # that is not ours to move would only add noise.
-        result["checks"].extend(_guest_checks(guest, target, migrate_check, guests))
-        result["ok"] = all(c["ok"] for c in result["checks"])
-    result.update({"package": package, "guest": guest, "source": source, "target": target})
-    return result
+        checks.extend(_guest_checks(guest, target, migrate_check, guests))
+    return vpkg_results.Verdict(package, source, target, checks, guest=guest).to_dict()
 
 
 def move(package, target, timeout=None, reserved=None):
@@ -340,19 +347,19 @@ class _Move:
         self.steps.append(vpkg_move.step(name, ok, time.monotonic() - since, comment, **extra))
 
     def result(self, ok, comment, switching_after=None):
-        return {
-            "result": ok,
-            "package": self.package,
-            "guest": self.guest,
-            "source": self.source,
-            "target": self.target,
-            "comment": comment,
-            "steps": self.steps,
-            "switching": {"before": self.snapshot, "after": switching_after},
-            "location": self.location,
-            "unprotected_seconds": None if self.unprotected is None else round(self.unprotected, 3),
-            "seconds": round(time.monotonic() - self.started, 3),
-        }
+        return vpkg_results.MoveResult(
+            ok,
+            self.package,
+            self.source,
+            self.target,
+            comment,
+            steps=self.steps,
+            guest=self.guest,
+            switching={"before": self.snapshot, "after": switching_after},
+            location=self.location,
+            unprotected_seconds=None if self.unprotected is None else round(self.unprotected, 3),
+            seconds=round(time.monotonic() - self.started, 3),
+        ).to_dict()
 
     def fail(self, comment, switching_after=None):
         raise CommandExecutionError(comment, info=self.result(False, comment, switching_after))

@@ -39,6 +39,7 @@ try:  # synced from file_roots: Salt puts extmods/utils on sys.path while loadin
     import vpkg_operate
     import vpkg_records
     import vpkg_reserve
+    import vpkg_results
 except ImportError:
     from saltext.vpkg.utils import (  # pip-installed
         vpkg_audit,
@@ -50,6 +51,7 @@ except ImportError:
         vpkg_operate,
         vpkg_records,
         vpkg_reserve,
+        vpkg_results,
     )
 
 log = logging.getLogger(__name__)
@@ -160,8 +162,9 @@ def status():
     try:
         cluster, reporter = master.cluster()
     except vpkg_master.NoClusterView as exc:
-        return _failed({"result": False, "comment": str(exc)})
+        return _failed(vpkg_results.refusal("status", str(exc)))
     return {
+        "kind": "status",
         "cluster": cluster["name"],
         "status": cluster["status"],
         "reported_by": reporter,
@@ -226,15 +229,16 @@ def check(package, target=None):
     try:
         cluster, _ = master.cluster()
     except vpkg_master.NoClusterView as exc:
-        return _failed({"result": False, "package": package, "comment": str(exc)})
+        return _failed(vpkg_results.refusal("check", str(exc), package=package))
     with _registry().locked() as session:
         reserved = session.reserved()
     source, target, pre = _plan_move(cluster, package, target, reserved)
-    ret = _check_result(master, package, source, target, pre)
+    ret = _check_result(master, cluster, package, source, target, pre).to_dict()
     return ret if ret["result"] else _failed(ret)
 
 
-def _check_result(master, package, source, target, pre):
+def _check_result(master, cluster, package, source, target, pre, kind="check"):
+    """The master's checks, then, if they pass, the source VM host's: a ``vpkg_results.Verdict``."""
     checks = list(pre["checks"])
     if pre["ok"]:
         ok, host = master.call(source, "vpkg.check", [package, target])
@@ -243,16 +247,8 @@ def _check_result(master, package, source, target, pre):
             checks.extend(c for c in host.get("checks", []) if c["name"] not in seen)
         else:
             checks.append({"name": "source_host", "ok": False, "reason": f"{source}: {host}"})
-    ok = all(c["ok"] for c in checks)
-    failed = [f"{c['name']}: {c['reason']}" for c in checks if not c["ok"]]
-    return {
-        "result": ok,
-        "package": package,
-        "source": source,
-        "target": target,
-        "checks": checks,
-        "comment": (f"Package {package} can move from {source} to {target}." if ok else "; ".join(failed)),
-    }
+    guest = (cluster["packages"].get(package) or {}).get("vm_name")
+    return vpkg_results.Verdict(package, source, target, checks, guest=guest, kind=kind, test=kind == "move")
 
 
 def move(package, target=None, test=False, timeout=None):
@@ -299,7 +295,7 @@ def move(package, target=None, test=False, timeout=None):
         try:
             cluster, _ = master.cluster()
         except vpkg_master.NoClusterView as exc:
-            return _failed({"result": False, "package": package, "comment": str(exc)})
+            return _failed(vpkg_results.refusal("move", str(exc), package=package))
         ret = _move_on(master, cluster, package, target, test, timeout, progress)
         ret.pop("stale", None)
     if ret.get("test"):
@@ -331,12 +327,7 @@ def _move_on(master, cluster, package, target, test, timeout, progress):
             weights = cluster["packages"][package].get("weights") or {}
             entry = session.add(package, source, target, weights)
     if test:
-        ret = _check_result(master, package, source, target, pre)
-        ret["test"] = True
-        if ret["result"]:
-            ret["result"] = None
-            ret["comment"] = f"Package {package} would move online from {source} to {target}."
-        return ret
+        return _check_result(master, cluster, package, source, target, pre, kind="move").to_dict()
     if not pre["ok"]:
         return dict(_refused(package, source, target, pre), test=False, stale=not busy)
     try:
@@ -375,15 +366,8 @@ def _flag(value, what):
 
 def _refused(package, source, target, pre):
     failed = [f"{c['name']}: {c['reason']}" for c in pre["checks"] if not c["ok"]]
-    return {
-        "result": False,
-        "package": package,
-        "source": source,
-        "target": target,
-        "checks": pre["checks"],
-        "steps": [],
-        "comment": f"Move of package {package} refused, nothing was changed: " + "; ".join(failed),
-    }
+    comment = f"Move of package {package} refused, nothing was changed: " + "; ".join(failed)
+    return vpkg_results.MoveResult(False, package, source, target, comment, checks=pre["checks"]).to_dict()
 
 
 def _run_move(master, package, source, target, timeout, progress, reserved):
@@ -420,14 +404,7 @@ def _run_move(master, package, source, target, timeout, progress, reserved):
     if not outcome["answered"]:  # the move may have failed, succeeded, or still be running
         comment = f"Move of package {package} from {source} to {target}, no result: {outcome['return']}"
         comment += ". " + master.where_now(package)
-    return {
-        "result": False,
-        "package": package,
-        "source": source,
-        "target": target,
-        "steps": [],
-        "comment": comment,
-    }
+    return vpkg_results.MoveResult(False, package, source, target, comment).to_dict()
 
 
 # -- operations on whole nodes: plan, evacuate, restore, rebalance, cancel -------------------------
@@ -474,9 +451,9 @@ def plan(evacuate=None, restore=None, rebalance=None):
     kind, value = _goal(evacuate, restore, rebalance)
     ops = _operations()
     try:
-        return ops.plan(ops.cluster(), kind, value)
+        return {"kind": "plan", **ops.plan(ops.cluster(), kind, value)}
     except vpkg_operate.Refused as exc:
-        return _failed({"result": False, "operation": kind, "comment": str(exc)})
+        return _failed(vpkg_results.refusal("plan", str(exc), operation=kind))
 
 
 def _run(kind, value, test, timeout, deadline, requested_by=None, phase=None, progress=None):
@@ -486,7 +463,7 @@ def _run(kind, value, test, timeout, deadline, requested_by=None, phase=None, pr
     try:
         ret = _operations(progress).run(kind, value, test, guest_timeout, deadline, requested_by)
     except vpkg_operate.Refused as exc:
-        ret = {"result": False, "operation": kind, "node": value, "comment": str(exc)}
+        ret = vpkg_results.refusal(kind, str(exc), operation=kind, node=value)
     if not test:
         _audited(kind, ret, requested_by, phase)
     return ret if ret["result"] is not False else _failed(ret)
@@ -502,10 +479,10 @@ def _guarded(kind, node, test, timeout, deadline, requested_by, phase, token=Non
             if requested_by is not None:
                 refusal = _operations(progress).refuse_request(node, requested_by, phase, token)
                 if refusal:
-                    return _audited(kind, refusal, requested_by, phase)
+                    return _audited(kind, {"kind": kind, **refusal}, requested_by, phase)
             return _run(kind, node, test, timeout, deadline, requested_by, phase, progress)
     except vpkg_records.Busy as exc:
-        return _failed({"result": False, "operation": kind, "node": node, "comment": str(exc)})
+        return _failed(vpkg_results.refusal(kind, str(exc), operation=kind, node=node))
 
 
 def evacuate(node, test=False, timeout=None, deadline=None, requested_by=None, token=None):
@@ -569,7 +546,7 @@ def rebalance(strategy="balanced", test=False, timeout=None, deadline=None):
         with _records().exclusive("rebalance", "cluster"):
             return _run(kind, value, test, timeout, deadline, progress=progress)
     except vpkg_records.Busy as exc:
-        return _failed({"result": False, "operation": "rebalance", "comment": str(exc)})
+        return _failed(vpkg_results.refusal("rebalance", str(exc), operation="rebalance"))
 
 
 def cancel(node, wait=60):
@@ -588,19 +565,21 @@ def cancel(node, wait=60):
     wait = _positive(wait, "wait")
     records = _records()
     if not records.running("evacuate", node):
-        return {"result": True, "node": node, "comment": f"no evacuation or restore of {node} is in progress"}
+        comment = f"no evacuation or restore of {node} is in progress"
+        return {"kind": "cancel", "result": True, "node": node, "comment": comment}
     records.cancel(node)
     end = time.monotonic() + wait
     while records.running("evacuate", node) and time.monotonic() < end:
         time.sleep(0.2)
     if records.running("evacuate", node):
         return _failed(
-            {"result": False, "node": node, "comment": f"asked to stop; still running after {wait} s"}
+            vpkg_results.refusal("cancel", f"asked to stop; still running after {wait} s", node=node)
         )
     last = records.last_result("evacuate", node) or records.last_result("restore", node) or {}
     return _audited(
         "cancel",
         {
+            "kind": "cancel",
             "result": True,
             "node": node,
             "moved": last.get("moved", []),
@@ -640,9 +619,13 @@ def history(package=None, since=None, node=None, operation=None):
         raise SaltInvocationError(f"operation must be one of {', '.join(vpkg_audit.OPERATIONS)}")
     path = _config().get("audit_file")
     if not path:
-        return {"entries": [], "comment": "no audit trail: set vpkg:audit_file in the master config"}
+        return {
+            "kind": "history",
+            "entries": [],
+            "comment": "no audit trail: set vpkg:audit_file in the master config",
+        }
     try:
         entries = vpkg_audit.read(path, package=package, since=since, node=node, operation=operation)
     except ValueError as exc:
         raise SaltInvocationError(str(exc)) from None
-    return {"entries": entries}
+    return {"kind": "history", "entries": entries}

@@ -9,6 +9,11 @@ pure so every branch is tested on data.
 
 import shlex
 
+try:
+    import vpkg_results  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
+except ImportError:
+    from saltext.vpkg.utils import vpkg_results  # pip-installed
+
 # Where the guest runs after the migration step, as far as the source VM host can tell.
 ON_TARGET = "target"
 ON_SOURCE = "source"
@@ -113,11 +118,9 @@ def adopt_failed_message(package, guest, target, detail, remaining=RUN):
     )
 
 
-def step(name, ok, seconds, comment="", **extra):
-    """One entry of a move's step list."""
-    entry = {"step": name, "result": bool(ok), "seconds": round(float(seconds), 3), "comment": comment}
-    entry.update(extra)
-    return entry
+def step(name, ok, seconds, comment="", checks=None):
+    """One entry of a move's step list (``vpkg_results.Step``)."""
+    return vpkg_results.Step(name, bool(ok), seconds, comment, checks).to_dict()
 
 
 def failed_checks(checks):

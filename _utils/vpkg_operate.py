@@ -105,10 +105,16 @@ class Operations:
         cluster = self.cluster(prefer=value if kind == "evacuate" else None)
         the_plan = self.plan(cluster, kind, value)
         if test:
-            the_plan.update({"result": None, "test": True, "operation": kind})
             moves, left = len(the_plan["moves"]), len(the_plan["unplaced"])
-            the_plan["comment"] = f"{moves} move(s) would run; {left} guest(s) stay."
-            return the_plan
+            comment = f"{moves} move(s) would run; {left} guest(s) stay."
+            return {
+                "kind": kind,
+                **the_plan,
+                "result": None,
+                "test": True,
+                "operation": kind,
+                "comment": comment,
+            }
         node = value if kind != "rebalance" else "cluster"
         interrupted = self.records.interrupted(node)
         if kind == "evacuate":
@@ -157,6 +163,7 @@ class Operations:
         moved = [o for o in outcomes if o["result"]]
         failed = [o for o in outcomes if not o["result"]]
         ret = {
+            "kind": kind,
             "operation": kind,
             "node": value,
             "moves": outcomes,

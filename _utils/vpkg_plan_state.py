@@ -10,8 +10,9 @@ import math
 
 try:
     import vpkg_capacity  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
+    import vpkg_results
 except ImportError:
-    from saltext.vpkg.utils import vpkg_capacity
+    from saltext.vpkg.utils import vpkg_capacity, vpkg_results
 
 EPS = vpkg_capacity.EPSILON
 
@@ -50,7 +51,7 @@ class State:
             p: {c: vpkg_capacity.weight(cluster, pkg, c) for c in names} for p, pkg in self.packages.items()
         }
         self.total_guests = max(1, len(self.where))
-        self.moves, self.unplaced = [], []
+        self.moves, self.unplaced = [], []  # moves: vpkg_results.PlannedMove
         self._static, self._need = {}, {}
 
     # -- what may move, and where -------------------------------------------------------------
@@ -179,10 +180,8 @@ class State:
             self.where[name] = node
             del self.on[source][name]
             self.on[node][name] = None
-            move = {"package": name, "source": source, "target": node, "weights": dict(self.weights[name])}
-            if len(unit) > 1:  # a same_node group: pass these as preflight's moving_with
-                move["with"] = [p for p in unit if p != name]
-            self.moves.append(move)
+            group = [p for p in unit if p != name] if len(unit) > 1 else None
+            self.moves.append(vpkg_results.PlannedMove(name, source, node, self.weights[name], group))
             done.append((name, source))
         return done
 
@@ -211,7 +210,8 @@ class State:
             for node, caps in self.caps.items()
             if caps
         }
-        return {"goal": goal, "moves": self.moves, "unplaced": self.unplaced, "capacity": capacity, **extra}
+        moves = [m.to_dict() for m in self.moves]
+        return {"goal": goal, "moves": moves, "unplaced": self.unplaced, "capacity": capacity, **extra}
 
 
 def priority_key(state, name):

@@ -16,7 +16,7 @@ BALANCE_TOLERANCE = 0.005
 
 def _movable_units(state, source):
     # A guest moves at most once per plan: a second hop is a move the first should have made.
-    moved = {m["package"] for m in state.moves}
+    moved = {m.package for m in state.moves}
     names = [p for p in state.on[source] if p not in moved]
     return [u for u in vpkg_plan_state.units(state, names) if not any(state.why_not_movable(p) for p in u)]
 
@@ -114,14 +114,14 @@ def pack(state):
                 break
             applied.append(state.apply(unit, target))
         else:
-            kept.update(m["target"] for m in state.moves)
+            kept.update(m.target for m in state.moves)
             continue
         for done in reversed(applied):
             state.undo(done)
 
 
 def _emptied(state):
-    return {m["source"] for m in state.moves}
+    return {m.source for m in state.moves}
 
 
 def _fullest_fit(state, unit, targets):
