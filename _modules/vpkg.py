@@ -8,12 +8,14 @@ and put switching back exactly as it was. Every step is checked; when the guest'
 be established, switching stays off and the error says so and names the restoring commands.
 
 :depends: the ``serviceguard`` and ``hpvm`` execution modules of this project
-:configuration: Optional settings (minion config, grains or pillar):
+:configuration: Optional settings (minion config, grains or pillar; read with ``config.get``):
 
     .. code-block:: yaml
 
         vpkg.node: xyzo1            # this VM host's Serviceguard node name (default: grains host)
-        vpkg.migrate_timeout: 3600  # seconds an online migration may take before it is aborted
+        vpkg.migrate_timeout: 3600  # seconds an online migration started here may take before it
+                                    # is aborted (a runner's move brings the master's own); also
+                                    # hpvm.migrate's. Deprecated name: hpvm.migrate_timeout
         vpkg.events: true           # fire progress events under vpkg/move/ on the master bus
 """
 
@@ -33,6 +35,7 @@ from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
     import vpkg_capacity
+    import vpkg_config
     import vpkg_files
     import vpkg_move  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
     import vpkg_names
@@ -40,6 +43,7 @@ try:
 except ImportError:
     from saltext.vpkg.utils import (
         vpkg_capacity,
+        vpkg_config,
         vpkg_files,
         vpkg_move,
         vpkg_names,
@@ -290,7 +294,7 @@ def move(package, target, timeout=None, reserved=None):
 
     timeout
         Seconds the online migration may take before it is aborted (default
-        ``vpkg.migrate_timeout``, 3600).
+        ``vpkg.migrate_timeout``, 3600; the deprecated ``hpvm.migrate_timeout`` when only it is set).
 
     reserved
         ``{node: {capacity: amount}}`` held by other moves in flight (the master's runner passes
@@ -303,13 +307,15 @@ def move(package, target, timeout=None, reserved=None):
         salt xyzo1 vpkg.move slvm1 xyzo2
     """
     _validate(package, target)
-    if timeout is not None:
-        try:
-            timeout = vpkg_names.check_seconds(timeout, "timeout")
-        except ValueError as exc:
-            raise SaltInvocationError(str(exc)) from None
-    else:
-        timeout = float(_config("migrate_timeout", 3600))
+    what = "timeout"
+    if timeout is None:
+        what = "vpkg.migrate_timeout"
+        timeout = vpkg_config.host_setting(__salt__["config.get"], what, vpkg_config.MIGRATE_TIMEOUT)
+    try:
+        # A configured value is checked here too: hpvm.migrate would refuse it with switching off.
+        timeout = vpkg_names.check_seconds(timeout, what)
+    except ValueError as exc:
+        raise SaltInvocationError(str(exc)) from None
     try:
         reserved = vpkg_names.check_reserved(reserved)
     except ValueError as exc:

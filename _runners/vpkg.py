@@ -7,19 +7,29 @@ concurrent moves can never overbook one target), progress events, and a truthful
 lists every step.
 
 :depends: the ``vpkg``, ``serviceguard`` and ``hpvm`` execution modules on every VM host
-:configuration: Optional, in the master config:
+:configuration: Optional, in the master config: the ``vpkg`` mapping, every key it reads with
+    its default (``vpkg_config.MasterConfig``):
 
     .. code-block:: yaml
 
         vpkg:
-          node_map:            # Serviceguard node name -> minion id, where they differ
-            xyzo1: vmhost1.example.com
-          minions: "*"         # who to ask for the cluster view when node_map is empty (glob)
-          timeout: 30          # seconds to wait for a status or check answer
-          move_timeout: 3600   # seconds an online migration may take
+          node_map: {}            # Serviceguard node name -> minion id, where they differ,
+                                  # e.g. {xyzo1: vmhost1.example.com}
+          minions: "*"            # the minions asked for the cluster view when node_map is empty
+          tgt_type: glob          # how minions matches: glob, or list (a list of minion ids)
+          timeout: 30             # seconds to wait for a status or check answer
+          view_timeout: 5         # seconds the minion that gave the last view has to answer
+                                  # before every minion is asked (at most timeout)
+          view_max_age: 60        # seconds a kept cluster view may start a move to a named target
+          migrate_timeout: 3600   # seconds an online migration may take (given to each move);
+                                  # deprecated name: move_timeout
           job_check_interval: 10  # seconds between asking the source minion whether its move
                                   # still runs (saltutil.find_job; answers awaited for Salt's
                                   # gather_job_timeout); two misses in a row end the wait
+          progress_interval: 1    # seconds between two progress lines of one migration phase
+          pipeline: true          # publish an evacuation's next move while the previous migrates
+          audit_file: null        # the audit trail, one JSON line per move (docs/operator.md);
+                                  # nothing is recorded when unset
 """
 
 import logging
@@ -32,6 +42,7 @@ from salt.exceptions import SaltInvocationError
 try:  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
     import vpkg_audit
     import vpkg_capacity
+    import vpkg_config
     import vpkg_failover
     import vpkg_master
     import vpkg_move
@@ -44,6 +55,7 @@ except ImportError:
     from saltext.vpkg.utils import (  # pip-installed
         vpkg_audit,
         vpkg_capacity,
+        vpkg_config,
         vpkg_failover,
         vpkg_master,
         vpkg_move,
@@ -64,7 +76,7 @@ def __virtual__():
 
 
 def _config():
-    return __opts__.get("vpkg") or {}
+    return vpkg_config.MasterConfig.read(__opts__.get("vpkg"))
 
 
 def _master():
@@ -125,7 +137,7 @@ def _outputter_available():
 
 def _audited(operation, ret, requested_by=None, phase=None):
     """Append the operation to the audit trail (``vpkg:audit_file``); a write error is a warning."""
-    path = _config().get("audit_file")
+    path = _config().audit_file
     if path:
         user = globals().get("__user__")
         who = vpkg_audit.asker(user, requested_by, f"vpkg/maintenance/{phase}" if phase else None)
@@ -284,7 +296,7 @@ def move(package, target=None, test=False, timeout=None):
     # (no target given) and test mode are chosen on a fresh view.
     kept = None
     if target is not None and not test:
-        kept = master.cache.load(float(_config().get("view_max_age", 60)))
+        kept = master.cache.load(float(master.config.view_max_age))
     ret = None
     if kept:
         ret = _move_on(master, kept[0], package, target, False, timeout, progress)
@@ -346,7 +358,7 @@ def _move_on(master, cluster, package, target, test, timeout, progress):
 
 def _timeout(timeout):
     if timeout is None:
-        return float(_config().get("move_timeout", 3600))
+        return _positive(_config().migrate_timeout, "vpkg:migrate_timeout")
     return _positive(timeout, "timeout")
 
 
@@ -373,7 +385,7 @@ def _refused(package, source, target, pre):
 def _run_move(master, package, source, target, timeout, progress, reserved):
     progress(f"{package}: moving from {source} to {target}", package=package, source=source, target=target)
 
-    shown = vpkg_move.ProgressFilter(_config().get("progress_interval", 1.0))
+    shown = vpkg_move.ProgressFilter(master.config.progress_interval)
 
     def relay(tag, data):
         phase = data.get("phase") or tag.rsplit("/", 1)[-1]
@@ -496,7 +508,7 @@ def evacuate(node, test=False, timeout=None, deadline=None, requested_by=None, t
     runner (shown by ``vpkg.status``) is resumed by the next ``vpkg.evacuate`` of the same node.
 
     timeout
-        Seconds each online migration may take (default ``vpkg:move_timeout``).
+        Seconds each online migration may take (default ``vpkg:migrate_timeout``).
     deadline
         Seconds the whole evacuation may take; after it no new move starts.
     requested_by, token
@@ -617,7 +629,7 @@ def history(package=None, since=None, node=None, operation=None):
     node = _name(node, "node", optional=True)
     if operation is not None and operation not in vpkg_audit.OPERATIONS:
         raise SaltInvocationError(f"operation must be one of {', '.join(vpkg_audit.OPERATIONS)}")
-    path = _config().get("audit_file")
+    path = _config().audit_file
     if not path:
         return {
             "kind": "history",

@@ -145,8 +145,8 @@ class Operations:
             progress=progress,
             cancelled=lambda: self.records.cancelled(node),
             on_outcome=outcome,
-            pipeline=bool(self.master.config.get("pipeline", True)),
-            progress_interval=self.master.config.get("progress_interval", 1.0),
+            pipeline=bool(self.master.config.pipeline),
+            progress_interval=self.master.config.progress_interval,
         )
         outcomes = executor.run()
         ret = self.summary(kind, value, the_plan, outcomes, started)
