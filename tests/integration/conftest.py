@@ -108,6 +108,8 @@ def salt_master(salt_factories, sim, audit_file, tmp_path_factory):
     overrides = {
         "runner_dirs": [str(ROOT / "_runners")],
         "utils_dirs": [str(ROOT / "_utils")],
+        # This checkout's outputter before an installed copy's (salt.loader: *_dirs come first).
+        "outputter_dirs": [str(ROOT / "_output")],
         "file_roots": file_roots(tmp_path_factory.mktemp("file_roots")),
         "vpkg": {"timeout": 30, "minions": "vmh*", "audit_file": str(audit_file)},
         "reactor": [{"vpkg/maintenance/*": [str(ROOT / "reactor" / "maintenance.sls")]}],
