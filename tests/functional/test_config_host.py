@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 import vpkg_config
-from salt.exceptions import CommandExecutionError
+from salt.exceptions import CommandExecutionError, SaltInvocationError
 from saltfactories.utils.functional import Loaders
 
 from sgsim import example_path
@@ -61,3 +61,14 @@ def test_a_move_started_on_the_host_takes_the_one_migration_timeout(
     pkg = sim.state()["packages"]["slvm1"]
     assert pkg["node"] == "xyzo1" and pkg["autorun"] is True
     assert ("hpvm.migrate_timeout is deprecated" in caplog.text) is deprecated
+
+
+def test_a_bad_configured_timeout_is_refused_before_anything_changes(salt_factories, tmp_path):
+    sim, loaders = _host(salt_factories, tmp_path, {"vpkg.migrate_timeout": -1})
+    before = sim.state()["packages"]
+    try:
+        with pytest.raises(SaltInvocationError, match="vpkg.migrate_timeout must be a positive"):
+            loaders.modules.vpkg.move("slvm1", "xyzo2")
+    finally:
+        loaders.reset_state()
+    assert sim.state()["packages"] == before  # switching was never touched
