@@ -15,7 +15,9 @@ and ``vpkg_vmparse``: callers see the guest shape of docs/data.md only.
 
         hpvm.bin_dir: /opt/hpvm/bin   # folder of hpvmstatus, hpvmmigrate, hpvmmodify
         hpvm.timeout: 120             # seconds allowed to hpvmstatus, hpvmmodify, hpvmmigrate -s
-        hpvm.migrate_timeout: 3600    # seconds allowed to one migration (copying guest memory)
+        vpkg.migrate_timeout: 3600    # seconds allowed to one migration (copying guest memory)
+                                      # when the caller gives none: the vpkg module's setting.
+                                      # Deprecated name: hpvm.migrate_timeout
 """
 
 import logging
@@ -26,10 +28,17 @@ from salt.exceptions import CommandExecutionError, SaltInvocationError
 try:
     import vpkg_cmd  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
     import vpkg_command
+    import vpkg_config
     import vpkg_names
     import vpkg_vmparse
 except ImportError:
-    from saltext.vpkg.utils import vpkg_cmd, vpkg_command, vpkg_names, vpkg_vmparse  # pip-installed
+    from saltext.vpkg.utils import (  # pip-installed
+        vpkg_cmd,
+        vpkg_command,
+        vpkg_config,
+        vpkg_names,
+        vpkg_vmparse,
+    )
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +46,6 @@ __virtualname__ = "hpvm"
 
 DEFAULT_BIN_DIR = "/opt/hpvm/bin"
 DEFAULT_TIMEOUT = 120
-DEFAULT_MIGRATE_TIMEOUT = 3600  # the Copy phase has no timeout of its own in Integrity VM
 
 
 def _early_conf(key, default):
@@ -68,8 +76,8 @@ def _bin_dir():
     return str(_salt("config.get")("hpvm.bin_dir", DEFAULT_BIN_DIR) or DEFAULT_BIN_DIR)
 
 
-def _timeout(key="hpvm.timeout", default=DEFAULT_TIMEOUT):
-    return _salt("config.get")(key, default) or default
+def _timeout():
+    return _salt("config.get")("hpvm.timeout", DEFAULT_TIMEOUT) or DEFAULT_TIMEOUT
 
 
 def _name(value, what):
@@ -220,7 +228,8 @@ def migrate(guest, host, online=True, timeout=None, progress=None):  # pylint: d
         Online migration (``-o``), the default.
 
     timeout
-        Seconds allowed (default ``hpvm.migrate_timeout``, 3600).
+        Seconds allowed (default ``vpkg.migrate_timeout``, 3600: the move's own setting; the
+        deprecated ``hpvm.migrate_timeout`` when only it is set).
 
     progress
         From Python only (another loader module): a callable given ``{phase, percent, line}``
@@ -236,9 +245,11 @@ def migrate(guest, host, online=True, timeout=None, progress=None):  # pylint: d
     host = _host(host)
     if not isinstance(online, bool):
         raise SaltInvocationError(f"online must be True or False, got {online!r}")
-    if timeout is None:
-        timeout = _timeout("hpvm.migrate_timeout", DEFAULT_MIGRATE_TIMEOUT)
-    timeout = _positive(timeout, "timeout")
+    what = "timeout"
+    if timeout is None:  # vpkg.move always gives one; a migration asked for here takes the same key
+        what = "vpkg.migrate_timeout"
+        timeout = vpkg_config.host_setting(_salt("config.get"), what, vpkg_config.MIGRATE_TIMEOUT)
+    timeout = _positive(timeout, what)
     if progress is not None and not callable(progress):
         raise SaltInvocationError("progress must be a callable")
     argv = vpkg_cmd.hpvmmigrate(_bin_dir(), guest, host, online=online)

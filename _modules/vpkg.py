@@ -13,7 +13,9 @@ be established, switching stays off and the error says so and names the restorin
     .. code-block:: yaml
 
         vpkg.node: xyzo1            # this VM host's Serviceguard node name (default: grains host)
-        vpkg.migrate_timeout: 3600  # seconds an online migration may take before it is aborted
+        vpkg.migrate_timeout: 3600  # seconds an online migration started here may take before it
+                                    # is aborted (a runner's move brings the master's own); also
+                                    # hpvm.migrate's. Deprecated name: hpvm.migrate_timeout
         vpkg.events: true           # fire progress events under vpkg/move/ on the master bus
         vpkg.driver: steps          # steps (ours, default) or cmmovevpkg (HP's toolkit command)
 
@@ -27,6 +29,7 @@ import logging
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
+    import vpkg_config
     import vpkg_hostlocks  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
     import vpkg_hostmove
     import vpkg_names
@@ -35,6 +38,7 @@ try:
     import vpkg_vm
 except ImportError:
     from saltext.vpkg.utils import (  # pip-installed
+        vpkg_config,
         vpkg_hostlocks,
         vpkg_hostmove,
         vpkg_names,
@@ -109,7 +113,8 @@ def check(package, target):
     Returns every check with its verdict and reason: the package is a VM guest package running
     here; the target is up, in the package's node list, with node switching enabled; its
     available capacity covers the package's weight for every capacity; the guest has online
-    migration enabled; and ``hpvmmigrate -s`` passes.
+    migration enabled; and ``hpvmmigrate -s`` passes. ``result`` is true when every check passes
+    (the check verdict of docs/data.md, ``kind: check``).
 
     CLI Example:
 
@@ -145,7 +150,7 @@ def move(package, target, timeout=None, reserved=None):
 
     timeout
         Seconds the online migration may take before it is aborted (default
-        ``vpkg.migrate_timeout``, 3600).
+        ``vpkg.migrate_timeout``, 3600; the deprecated ``hpvm.migrate_timeout`` when only it is set).
 
     reserved
         ``{node: {capacity: amount}}`` held by other moves in flight (the master's runner passes
@@ -158,13 +163,15 @@ def move(package, target, timeout=None, reserved=None):
         salt xyzo1 vpkg.move slvm1 xyzo2
     """
     _validate(package, target)
-    if timeout is not None:
-        try:
-            timeout = vpkg_names.check_seconds(timeout, "timeout")
-        except ValueError as exc:
-            raise SaltInvocationError(str(exc)) from None
-    else:
-        timeout = float(_config("migrate_timeout", 3600))
+    what = "timeout"
+    if timeout is None:
+        what = "vpkg.migrate_timeout"
+        timeout = vpkg_config.host_setting(__salt__["config.get"], what, vpkg_config.MIGRATE_TIMEOUT)
+    try:
+        # A configured value is checked here too: hpvm.migrate would refuse it with switching off.
+        timeout = vpkg_names.check_seconds(timeout, what)
+    except ValueError as exc:
+        raise SaltInvocationError(str(exc)) from None
     try:
         reserved = vpkg_names.check_reserved(reserved)
     except ValueError as exc:

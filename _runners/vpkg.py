@@ -7,19 +7,29 @@ concurrent moves can never overbook one target), progress events, and a truthful
 lists every step.
 
 :depends: the ``vpkg``, ``serviceguard`` and ``hpvm`` execution modules on every VM host
-:configuration: Optional, in the master config:
+:configuration: Optional, in the master config: the ``vpkg`` mapping, every key it reads with
+    its default (``vpkg_config.MasterConfig``):
 
     .. code-block:: yaml
 
         vpkg:
-          node_map:            # Serviceguard node name -> minion id, where they differ
-            xyzo1: vmhost1.example.com
-          minions: "*"         # who to ask for the cluster view when node_map is empty (glob)
-          timeout: 30          # seconds to wait for a status or check answer
-          move_timeout: 3600   # seconds an online migration may take
+          node_map: {}            # Serviceguard node name -> minion id, where they differ,
+                                  # e.g. {xyzo1: vmhost1.example.com}
+          minions: "*"            # the minions asked for the cluster view when node_map is empty
+          tgt_type: glob          # how minions matches: glob, or list (a list of minion ids)
+          timeout: 30             # seconds to wait for a status or check answer
+          view_timeout: 5         # seconds the minion that gave the last view has to answer
+                                  # before every minion is asked (at most timeout)
+          view_max_age: 60        # seconds a kept cluster view may start a move to a named target
+          migrate_timeout: 3600   # seconds an online migration may take (given to each move);
+                                  # deprecated name: move_timeout
           job_check_interval: 10  # seconds between asking the source minion whether its move
                                   # still runs (saltutil.find_job; answers awaited for Salt's
                                   # gather_job_timeout); two misses in a row end the wait
+          progress_interval: 1    # seconds between two progress lines of one migration phase
+          pipeline: true          # publish an evacuation's next move while the previous migrates
+          audit_file: null        # the audit trail, one JSON line per move (docs/operator.md);
+                                  # nothing is recorded when unset
 """
 
 import logging
@@ -32,6 +42,7 @@ from salt.exceptions import SaltInvocationError
 try:  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
     import vpkg_audit
     import vpkg_capacity
+    import vpkg_config
     import vpkg_failover
     import vpkg_master
     import vpkg_move
@@ -39,10 +50,12 @@ try:  # synced from file_roots: Salt puts extmods/utils on sys.path while loadin
     import vpkg_operate
     import vpkg_records
     import vpkg_reserve
+    import vpkg_results
 except ImportError:
     from saltext.vpkg.utils import (  # pip-installed
         vpkg_audit,
         vpkg_capacity,
+        vpkg_config,
         vpkg_failover,
         vpkg_master,
         vpkg_move,
@@ -50,6 +63,7 @@ except ImportError:
         vpkg_operate,
         vpkg_records,
         vpkg_reserve,
+        vpkg_results,
     )
 
 log = logging.getLogger(__name__)
@@ -62,7 +76,7 @@ def __virtual__():
 
 
 def _config():
-    return __opts__.get("vpkg") or {}
+    return vpkg_config.MasterConfig.read(__opts__.get("vpkg"))
 
 
 def _master():
@@ -123,7 +137,7 @@ def _outputter_available():
 
 def _audited(operation, ret, requested_by=None, phase=None):
     """Append the operation to the audit trail (``vpkg:audit_file``); a write error is a warning."""
-    path = _config().get("audit_file")
+    path = _config().audit_file
     if path:
         user = globals().get("__user__")
         who = vpkg_audit.asker(user, requested_by, f"vpkg/maintenance/{phase}" if phase else None)
@@ -160,8 +174,9 @@ def status():
     try:
         cluster, reporter = master.cluster()
     except vpkg_master.NoClusterView as exc:
-        return _failed({"result": False, "comment": str(exc)})
+        return _failed(vpkg_results.refusal("status", str(exc)))
     return {
+        "kind": "status",
         "cluster": cluster["name"],
         "status": cluster["status"],
         "reported_by": reporter,
@@ -226,15 +241,16 @@ def check(package, target=None):
     try:
         cluster, _ = master.cluster()
     except vpkg_master.NoClusterView as exc:
-        return _failed({"result": False, "package": package, "comment": str(exc)})
+        return _failed(vpkg_results.refusal("check", str(exc), package=package))
     with _registry().locked() as session:
         reserved = session.reserved()
     source, target, pre = _plan_move(cluster, package, target, reserved)
-    ret = _check_result(master, package, source, target, pre)
+    ret = _check_result(master, cluster, package, source, target, pre).to_dict()
     return ret if ret["result"] else _failed(ret)
 
 
-def _check_result(master, package, source, target, pre):
+def _check_result(master, cluster, package, source, target, pre, kind="check"):
+    """The master's checks, then, if they pass, the source VM host's: a ``vpkg_results.Verdict``."""
     checks = list(pre["checks"])
     if pre["ok"]:
         ok, host = master.call(source, "vpkg.check", [package, target])
@@ -243,16 +259,8 @@ def _check_result(master, package, source, target, pre):
             checks.extend(c for c in host.get("checks", []) if c["name"] not in seen)
         else:
             checks.append({"name": "source_host", "ok": False, "reason": f"{source}: {host}"})
-    ok = all(c["ok"] for c in checks)
-    failed = [f"{c['name']}: {c['reason']}" for c in checks if not c["ok"]]
-    return {
-        "result": ok,
-        "package": package,
-        "source": source,
-        "target": target,
-        "checks": checks,
-        "comment": (f"Package {package} can move from {source} to {target}." if ok else "; ".join(failed)),
-    }
+    guest = (cluster["packages"].get(package) or {}).get("vm_name")
+    return vpkg_results.Verdict(package, source, target, checks, guest=guest, kind=kind, test=kind == "move")
 
 
 def move(package, target=None, test=False, timeout=None):
@@ -288,7 +296,7 @@ def move(package, target=None, test=False, timeout=None):
     # (no target given) and test mode are chosen on a fresh view.
     kept = None
     if target is not None and not test:
-        kept = master.cache.load(float(_config().get("view_max_age", 60)))
+        kept = master.cache.load(float(master.config.view_max_age))
     ret = None
     if kept:
         ret = _move_on(master, kept[0], package, target, False, timeout, progress)
@@ -299,7 +307,7 @@ def move(package, target=None, test=False, timeout=None):
         try:
             cluster, _ = master.cluster()
         except vpkg_master.NoClusterView as exc:
-            return _failed({"result": False, "package": package, "comment": str(exc)})
+            return _failed(vpkg_results.refusal("move", str(exc), package=package))
         ret = _move_on(master, cluster, package, target, test, timeout, progress)
         ret.pop("stale", None)
     if ret.get("test"):
@@ -331,12 +339,7 @@ def _move_on(master, cluster, package, target, test, timeout, progress):
             weights = cluster["packages"][package].get("weights") or {}
             entry = session.add(package, source, target, weights)
     if test:
-        ret = _check_result(master, package, source, target, pre)
-        ret["test"] = True
-        if ret["result"]:
-            ret["result"] = None
-            ret["comment"] = f"Package {package} would move online from {source} to {target}."
-        return ret
+        return _check_result(master, cluster, package, source, target, pre, kind="move").to_dict()
     if not pre["ok"]:
         return dict(_refused(package, source, target, pre), test=False, stale=not busy)
     try:
@@ -355,7 +358,7 @@ def _move_on(master, cluster, package, target, test, timeout, progress):
 
 def _timeout(timeout):
     if timeout is None:
-        return float(_config().get("move_timeout", 3600))
+        return _positive(_config().migrate_timeout, "vpkg:migrate_timeout")
     return _positive(timeout, "timeout")
 
 
@@ -375,21 +378,14 @@ def _flag(value, what):
 
 def _refused(package, source, target, pre):
     failed = [f"{c['name']}: {c['reason']}" for c in pre["checks"] if not c["ok"]]
-    return {
-        "result": False,
-        "package": package,
-        "source": source,
-        "target": target,
-        "checks": pre["checks"],
-        "steps": [],
-        "comment": f"Move of package {package} refused, nothing was changed: " + "; ".join(failed),
-    }
+    comment = f"Move of package {package} refused, nothing was changed: " + "; ".join(failed)
+    return vpkg_results.MoveResult(False, package, source, target, comment, checks=pre["checks"]).to_dict()
 
 
 def _run_move(master, package, source, target, timeout, progress, reserved):
     progress(f"{package}: moving from {source} to {target}", package=package, source=source, target=target)
 
-    shown = vpkg_move.ProgressFilter(_config().get("progress_interval", 1.0))
+    shown = vpkg_move.ProgressFilter(master.config.progress_interval)
 
     def relay(tag, data):
         phase = data.get("phase") or tag.rsplit("/", 1)[-1]
@@ -420,14 +416,7 @@ def _run_move(master, package, source, target, timeout, progress, reserved):
     if not outcome["answered"]:  # the move may have failed, succeeded, or still be running
         comment = f"Move of package {package} from {source} to {target}, no result: {outcome['return']}"
         comment += ". " + master.where_now(package)
-    return {
-        "result": False,
-        "package": package,
-        "source": source,
-        "target": target,
-        "steps": [],
-        "comment": comment,
-    }
+    return vpkg_results.MoveResult(False, package, source, target, comment).to_dict()
 
 
 # -- operations on whole nodes: plan, evacuate, restore, rebalance, cancel -------------------------
@@ -442,17 +431,11 @@ def _operations(progress=None):
 
 
 def _goal(evacuate=None, restore=None, rebalance=None):
-    given = {k: v for k, v in (("evacuate", evacuate), ("restore", restore), ("rebalance", rebalance)) if v}
-    if len(given) != 1:
-        raise SaltInvocationError(
-            "give exactly one of evacuate=NODE, restore=NODE or rebalance=balanced|minimal"
-        )
-    ((kind, value),) = given.items()
-    if kind == "rebalance":
-        if value not in ("balanced", "minimal"):
-            raise SaltInvocationError(f"rebalance must be 'balanced' or 'minimal', not {value!r}")
-        return kind, value
-    return kind, _name(value, "node")
+    try:
+        kind, value = vpkg_operate.request(evacuate, restore, rebalance)
+    except ValueError as exc:
+        raise SaltInvocationError(str(exc)) from None
+    return (kind, value) if kind == "rebalance" else (kind, _name(value, "node"))
 
 
 def _positive(value, what):
@@ -480,9 +463,9 @@ def plan(evacuate=None, restore=None, rebalance=None):
     kind, value = _goal(evacuate, restore, rebalance)
     ops = _operations()
     try:
-        return ops.plan(ops.cluster(), kind, value)
+        return {"kind": "plan", **ops.plan(ops.cluster(), kind, value)}
     except vpkg_operate.Refused as exc:
-        return _failed({"result": False, "operation": kind, "comment": str(exc)})
+        return _failed(vpkg_results.refusal("plan", str(exc), operation=kind))
 
 
 def _run(kind, value, test, timeout, deadline, requested_by=None, phase=None, progress=None):
@@ -492,7 +475,7 @@ def _run(kind, value, test, timeout, deadline, requested_by=None, phase=None, pr
     try:
         ret = _operations(progress).run(kind, value, test, guest_timeout, deadline, requested_by)
     except vpkg_operate.Refused as exc:
-        ret = {"result": False, "operation": kind, "node": value, "comment": str(exc)}
+        ret = vpkg_results.refusal(kind, str(exc), operation=kind, node=value)
     if not test:
         _audited(kind, ret, requested_by, phase)
     return ret if ret["result"] is not False else _failed(ret)
@@ -508,10 +491,10 @@ def _guarded(kind, node, test, timeout, deadline, requested_by, phase, token=Non
             if requested_by is not None:
                 refusal = _operations(progress).refuse_request(node, requested_by, phase, token)
                 if refusal:
-                    return _audited(kind, refusal, requested_by, phase)
+                    return _audited(kind, {"kind": kind, **refusal}, requested_by, phase)
             return _run(kind, node, test, timeout, deadline, requested_by, phase, progress)
     except vpkg_records.Busy as exc:
-        return _failed({"result": False, "operation": kind, "node": node, "comment": str(exc)})
+        return _failed(vpkg_results.refusal(kind, str(exc), operation=kind, node=node))
 
 
 def evacuate(node, test=False, timeout=None, deadline=None, requested_by=None, token=None):
@@ -525,7 +508,7 @@ def evacuate(node, test=False, timeout=None, deadline=None, requested_by=None, t
     runner (shown by ``vpkg.status``) is resumed by the next ``vpkg.evacuate`` of the same node.
 
     timeout
-        Seconds each online migration may take (default ``vpkg:move_timeout``).
+        Seconds each online migration may take (default ``vpkg:migrate_timeout``).
     deadline
         Seconds the whole evacuation may take; after it no new move starts.
     requested_by, token
@@ -575,7 +558,7 @@ def rebalance(strategy="balanced", test=False, timeout=None, deadline=None):
         with _records().exclusive("rebalance", "cluster"):
             return _run(kind, value, test, timeout, deadline, progress=progress)
     except vpkg_records.Busy as exc:
-        return _failed({"result": False, "operation": "rebalance", "comment": str(exc)})
+        return _failed(vpkg_results.refusal("rebalance", str(exc), operation="rebalance"))
 
 
 def cancel(node, wait=60):
@@ -594,19 +577,21 @@ def cancel(node, wait=60):
     wait = _positive(wait, "wait")
     records = _records()
     if not records.running("evacuate", node):
-        return {"result": True, "node": node, "comment": f"no evacuation or restore of {node} is in progress"}
+        comment = f"no evacuation or restore of {node} is in progress"
+        return {"kind": "cancel", "result": True, "node": node, "comment": comment}
     records.cancel(node)
     end = time.monotonic() + wait
     while records.running("evacuate", node) and time.monotonic() < end:
         time.sleep(0.2)
     if records.running("evacuate", node):
         return _failed(
-            {"result": False, "node": node, "comment": f"asked to stop; still running after {wait} s"}
+            vpkg_results.refusal("cancel", f"asked to stop; still running after {wait} s", node=node)
         )
     last = records.last_result("evacuate", node) or records.last_result("restore", node) or {}
     return _audited(
         "cancel",
         {
+            "kind": "cancel",
             "result": True,
             "node": node,
             "moved": last.get("moved", []),
@@ -644,11 +629,15 @@ def history(package=None, since=None, node=None, operation=None):
     node = _name(node, "node", optional=True)
     if operation is not None and operation not in vpkg_audit.OPERATIONS:
         raise SaltInvocationError(f"operation must be one of {', '.join(vpkg_audit.OPERATIONS)}")
-    path = _config().get("audit_file")
+    path = _config().audit_file
     if not path:
-        return {"entries": [], "comment": "no audit trail: set vpkg:audit_file in the master config"}
+        return {
+            "kind": "history",
+            "entries": [],
+            "comment": "no audit trail: set vpkg:audit_file in the master config",
+        }
     try:
         entries = vpkg_audit.read(path, package=package, since=since, node=node, operation=operation)
     except ValueError as exc:
         raise SaltInvocationError(str(exc)) from None
-    return {"entries": entries}
+    return {"kind": "history", "entries": entries}

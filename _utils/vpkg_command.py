@@ -90,7 +90,7 @@ def finish(proc, timeout, on_line=None, on_timeout=None, on_stderr_line=None):
     result = {"retcode": retcode, "stdout": "".join(out), "stderr": "".join(stderr)}
     if timed_out.is_set():
         result["timed_out"] = True
-        result["stderr"] += f"\nTimed out after {timeout:g} seconds; the command was stopped."
+        result["stderr"] += f"\nTimed out after {timeout} seconds; the command was stopped."
     return result
 
 

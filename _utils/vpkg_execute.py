@@ -24,9 +24,16 @@ try:
     import vpkg_capacity  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
     import vpkg_failover
     import vpkg_move
+    import vpkg_results
     import vpkg_schedule
 except ImportError:
-    from saltext.vpkg.utils import vpkg_capacity, vpkg_failover, vpkg_move, vpkg_schedule  # pip-installed
+    from saltext.vpkg.utils import (  # pip-installed
+        vpkg_capacity,
+        vpkg_failover,
+        vpkg_move,
+        vpkg_results,
+        vpkg_schedule,
+    )
 
 log = logging.getLogger(__name__)
 
@@ -231,18 +238,18 @@ class Executor:
                 )
 
     def _finish(self, move, ok, comment, started, detail=None):
-        outcome = {
-            "package": move["package"],
-            "source": move["source"],
-            "target": move["target"],
-            "result": bool(ok),
-            "comment": comment,
-            "seconds": None if started is None else round(time.monotonic() - started, 3),
-        }
+        outcome = vpkg_results.Outcome(
+            move["package"],
+            move["source"],
+            move["target"],
+            bool(ok),
+            comment,
+            seconds=None if started is None else round(time.monotonic() - started, 3),
+        )
         if isinstance(detail, dict):
-            outcome["unprotected_seconds"] = detail.get("unprotected_seconds")
-            outcome["switching_after"] = (detail.get("switching") or {}).get("after")
-        self.outcomes[move["package"]] = outcome
+            outcome.unprotected_seconds = detail.get("unprotected_seconds")
+            outcome.switching_after = (detail.get("switching") or {}).get("after")
+        self.outcomes[move["package"]] = outcome.to_dict()
         self.on_outcome(move, "moved" if ok else "failed", comment)
         self.progress(
             f"{move['package']}: {'moved' if ok else 'NOT moved'} ({comment})",

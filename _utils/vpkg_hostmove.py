@@ -25,9 +25,16 @@ try:
     import vpkg_capacity  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
     import vpkg_hostlocks
     import vpkg_move
+    import vpkg_results
     import vpkg_vm
 except ImportError:
-    from saltext.vpkg.utils import vpkg_capacity, vpkg_hostlocks, vpkg_move, vpkg_vm  # pip-installed
+    from saltext.vpkg.utils import (  # pip-installed
+        vpkg_capacity,
+        vpkg_hostlocks,
+        vpkg_move,
+        vpkg_results,
+        vpkg_vm,
+    )
 
 log = logging.getLogger(__name__)
 
@@ -70,13 +77,12 @@ def check(vm, cluster, package, source, target, reserved=None, migrate_check=Tru
     """Every preflight verdict of moving ``package`` from ``source`` to ``target`` on ``cluster``."""
     result = vpkg_capacity.preflight(cluster, package, target, reserved=reserved, source=source)
     guest = (cluster["packages"].get(package) or {}).get("vm_name")
+    checks = result["checks"]
     if result["ok"] and guest:
         # The VM layer's checks run only when Serviceguard's pass: hpvmmigrate -s on a package
         # that is not ours to move would only add noise.
-        result["checks"].extend(vm.checks(guest, target, migrate_check, guests))
-        result["ok"] = all(c["ok"] for c in result["checks"])
-    result.update({"package": package, "guest": guest, "source": source, "target": target})
-    return result
+        checks.extend(vm.checks(guest, target, migrate_check, guests))
+    return vpkg_results.Verdict(package, source, target, checks, guest=guest).to_dict()
 
 
 class HostMove:
@@ -100,24 +106,24 @@ class HostMove:
         self.location = None  # vpkg_vm.ON_SOURCE / ON_TARGET / UNKNOWN once switching is off
 
     # -- the record ----------------------------------------------------------------------------
-    def add(self, name, ok, since, comment="", **extra):
-        self.steps.append(vpkg_move.step(name, ok, time.monotonic() - since, comment, **extra))
+    def add(self, name, ok, since, comment="", checks=None):
+        self.steps.append(vpkg_move.step(name, ok, time.monotonic() - since, comment, checks))
 
     def result(self, ok, comment, switching_after=None):
-        return {
-            "result": ok,
-            "package": self.package,
-            "guest": self.guest,
-            "source": self.source,
-            "target": self.target,
-            "driver": self.driver,
-            "comment": comment,
-            "steps": self.steps,
-            "switching": {"before": self.snapshot, "after": switching_after},
-            "location": self.location,
-            "unprotected_seconds": None if self.unprotected is None else round(self.unprotected, 3),
-            "seconds": round(time.monotonic() - self.started, 3),
-        }
+        return vpkg_results.MoveResult(
+            ok,
+            self.package,
+            self.source,
+            self.target,
+            comment,
+            steps=self.steps,
+            guest=self.guest,
+            switching={"before": self.snapshot, "after": switching_after},
+            location=self.location,
+            unprotected_seconds=None if self.unprotected is None else round(self.unprotected, 3),
+            seconds=round(time.monotonic() - self.started, 3),
+            driver=self.driver,
+        ).to_dict()
 
     def fail(self, comment, switching_after=None):
         raise MoveFailed(comment, self.result(False, comment, switching_after))

@@ -16,11 +16,12 @@ import salt.utils.event
 from salt.exceptions import SaltClientError
 
 try:
+    import vpkg_config
     import vpkg_files  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
     import vpkg_vm
     import vpkg_watch
 except ImportError:
-    from saltext.vpkg.utils import vpkg_files, vpkg_vm, vpkg_watch  # pip-installed
+    from saltext.vpkg.utils import vpkg_config, vpkg_files, vpkg_vm, vpkg_watch  # pip-installed
 
 log = logging.getLogger(__name__)
 
@@ -107,11 +108,16 @@ class Master:
     """The runner's view of the VM hosts: node <-> minion map, calls, and the event bus."""
 
     def __init__(self, opts, config, cache=None):
+        """``config``: a ``vpkg_config.MasterConfig``, or the master config's ``vpkg`` mapping."""
         self.opts = opts
-        self.config = config or {}
-        self.node_map = dict(self.config.get("node_map") or {})
-        self.timeout = float(self.config.get("timeout", 30))
-        self.view_timeout = float(self.config.get("view_timeout", min(5.0, self.timeout)))
+        if not isinstance(config, vpkg_config.MasterConfig):
+            config = vpkg_config.MasterConfig.read(config)
+        self.config = config
+        self.node_map = dict(config.node_map or {})
+        self.timeout = float(config.timeout)
+        self.view_timeout = float(
+            min(5.0, self.timeout) if config.view_timeout is None else config.view_timeout
+        )
         self.cache = cache
         self._client = None
 
@@ -148,7 +154,7 @@ class Master:
         """The minions asked for the cluster view: the mapped ones, else ``vpkg:minions`` (glob)."""
         if self.node_map:
             return sorted(set(self.node_map.values())), "list"
-        return self.config.get("minions", "*"), self.config.get("tgt_type", "glob")
+        return self.config.minions, self.config.tgt_type
 
     def cluster(self, from_up_node=False, prefer=None):
         """The cluster from the first cluster node that answers ``serviceguard.cluster``.
@@ -296,7 +302,7 @@ class Master:
     def job_watch(self, jid):
         """How often to ask whether the job still runs, and how long to wait for the answer."""
         try:
-            every = vpkg_watch.interval(self.config.get("job_check_interval"))
+            every = vpkg_watch.interval(self.config.job_check_interval)
         except ValueError as exc:
             log.error("vpkg: %s; using %g s", exc, vpkg_watch.DEFAULT_INTERVAL)
             every = vpkg_watch.DEFAULT_INTERVAL

@@ -10,9 +10,10 @@ pure so every branch is tested on data.
 import shlex
 
 try:
-    import vpkg_vm  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
+    import vpkg_results  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
+    import vpkg_vm
 except ImportError:
-    from saltext.vpkg.utils import vpkg_vm  # pip-installed
+    from saltext.vpkg.utils import vpkg_results, vpkg_vm  # pip-installed
 
 
 def switching_snapshot(package):
@@ -98,11 +99,9 @@ def adopt_failed_message(package, guest, target, detail, remaining=RUN):
     )
 
 
-def step(name, ok, seconds, comment="", **extra):
-    """One entry of a move's step list."""
-    entry = {"step": name, "result": bool(ok), "seconds": round(float(seconds), 3), "comment": comment}
-    entry.update(extra)
-    return entry
+def step(name, ok, seconds, comment="", checks=None):
+    """One entry of a move's step list (``vpkg_results.Step``)."""
+    return vpkg_results.Step(name, bool(ok), seconds, comment, checks).to_dict()
 
 
 def failed_checks(checks):

@@ -26,6 +26,24 @@ class Refused(Exception):
     """The operation cannot start; the message says why (nothing changed)."""
 
 
+def request(evacuate=None, restore=None, rebalance=None):
+    """The operation a runner call asks for, ``(kind, value)``; ValueError unless exactly one is given.
+
+    ``evacuate`` and ``restore`` name a node (the runner checks the name); ``rebalance`` names one
+    of the planner's rebalance strategies (``vpkg_plan.STRATEGIES``).
+    """
+    strategies = vpkg_plan.named("rebalance")
+    given = {k: v for k, v in (("evacuate", evacuate), ("restore", restore), ("rebalance", rebalance)) if v}
+    if len(given) != 1:
+        raise ValueError(
+            f"give exactly one of evacuate=NODE, restore=NODE or rebalance={'|'.join(strategies)}"
+        )
+    ((kind, value),) = given.items()
+    if kind == "rebalance" and value not in strategies:
+        raise ValueError(f"rebalance must be {' or '.join(map(repr, strategies))}, not {value!r}")
+    return kind, value
+
+
 class Operations:
     def __init__(self, opts, master, registry, records, progress):
         self.opts = opts
@@ -67,22 +85,18 @@ class Operations:
             raise Refused(f"{value} is not a configured node name")
         with self.registry.locked() as session:
             reserved = session.reserved()
-        packages = cluster["packages"]
-        if kind == "restore":
-            record = self.records.placement(value)
-            if not record:
-                raise Refused(
-                    f"no recorded placement for node {value}: it was not evacuated by vpkg.evacuate"
-                )
-            goal = {"restore": {p: n for p, n in record["packages"].items() if p in packages}}
-            movers = {packages[p]["node"] for p in goal["restore"]} - {None}
-        elif kind == "evacuate":
-            goal, movers = {"evacuate": value}, {value}
-        else:
-            goal = {"rebalance": value}
-            movers = {pkg["node"] for pkg in packages.values() if pkg.get("node")}
-        migratable = self.migratable(cluster, sorted(movers))
+        goal = self.goal(cluster, kind, value)
+        migratable = self.migratable(cluster, sorted(vpkg_plan.sources(cluster, goal)))
         return vpkg_plan.plan(cluster, goal, migratable=migratable, reserved=reserved)
+
+    def goal(self, cluster, kind, value):
+        """The planner's goal; a restore's is the placement recorded when the node was evacuated."""
+        if kind != "restore":
+            return {kind: value}
+        record = self.records.placement(value)
+        if not record:
+            raise Refused(f"no recorded placement for node {value}: it was not evacuated by vpkg.evacuate")
+        return {"restore": {p: n for p, n in record["packages"].items() if p in cluster["packages"]}}
 
     # -- execution -----------------------------------------------------------------------------
     def run(self, kind, value, test, guest_timeout, deadline, requested_by=None):
@@ -92,10 +106,16 @@ class Operations:
         cluster = self.cluster(prefer=value if kind == "evacuate" else None)
         the_plan = self.plan(cluster, kind, value)
         if test:
-            the_plan.update({"result": None, "test": True, "operation": kind})
             moves, left = len(the_plan["moves"]), len(the_plan["unplaced"])
-            the_plan["comment"] = f"{moves} move(s) would run; {left} guest(s) stay."
-            return the_plan
+            comment = f"{moves} move(s) would run; {left} guest(s) stay."
+            return {
+                "kind": kind,
+                **the_plan,
+                "result": None,
+                "test": True,
+                "operation": kind,
+                "comment": comment,
+            }
         node = value if kind != "rebalance" else "cluster"
         interrupted = self.records.interrupted(node)
         if kind == "evacuate":
@@ -126,8 +146,8 @@ class Operations:
             progress=progress,
             cancelled=lambda: self.records.cancelled(node),
             on_outcome=outcome,
-            pipeline=bool(self.master.config.get("pipeline", True)),
-            progress_interval=self.master.config.get("progress_interval", 1.0),
+            pipeline=bool(self.master.config.pipeline),
+            progress_interval=self.master.config.progress_interval,
         )
         outcomes = executor.run()
         ret = self.summary(kind, value, the_plan, outcomes, started)
@@ -144,6 +164,7 @@ class Operations:
         moved = [o for o in outcomes if o["result"]]
         failed = [o for o in outcomes if not o["result"]]
         ret = {
+            "kind": kind,
             "operation": kind,
             "node": value,
             "moves": outcomes,

@@ -45,7 +45,7 @@ def _package(sim, name):
 
 def test_check_then_move(xyzo1, sim):
     pre = xyzo1.vpkg.check("slvm1", "xyzo2")
-    assert pre["ok"] is True and pre["guest"] == "slvm1" and pre["source"] == "xyzo1"
+    assert pre["result"] is True and pre["guest"] == "slvm1" and pre["source"] == "xyzo1"
     assert {"capacity:memory", "online_migration", "hpvmmigrate:storage"} <= {
         c["name"] for c in pre["checks"]
     }

@@ -82,6 +82,8 @@ def master_overrides(base, audit_file):
     return {
         "runner_dirs": [str(ROOT / "_runners")],
         "utils_dirs": [str(ROOT / "_utils")],
+        # This checkout's outputter before an installed copy's (salt.loader: *_dirs come first).
+        "outputter_dirs": [str(ROOT / "_output")],
         "file_roots": file_roots(base),
         "vpkg": {"timeout": 30, "minions": "vmh*", "audit_file": str(audit_file)},
         "reactor": [{"vpkg/maintenance/*": [str(ROOT / "reactor" / "maintenance.sls")]}],

@@ -25,6 +25,7 @@ def test_plan_changes_nothing(cluster, salt_run):
     before = cluster.state()["packages"]
     ret = salt_run.run("vpkg.plan", "evacuate=vmh1")
     assert ret.returncode == 0, ret.stdout
+    assert ret.data["kind"] == "plan"
     assert {m["package"] for m in ret.data["moves"]} == ON_VMH1 - {"pinned"}
     assert [u["package"] for u in ret.data["unplaced"]] == ["pinned"]
     assert cluster.state()["packages"] == before
@@ -34,7 +35,7 @@ def test_evacuate_then_restore(cluster, salt_run):
     ret = salt_run.run("vpkg.evacuate", "vmh1")
     data = ret.data
     # pinned (online migration disabled) stays: reported, and the evacuation is not a success.
-    assert ret.returncode != 0 and data["result"] is False
+    assert ret.returncode != 0 and data["result"] is False and data["kind"] == "evacuate"
     assert set(data["moved"]) == ON_VMH1 - {"pinned"}
     assert data["left_on_node"] == ["pinned"]
     assert [u["package"] for u in data["unplaced"]] == ["pinned"]
@@ -46,10 +47,11 @@ def test_evacuate_then_restore(cluster, salt_run):
 
     ret = salt_run.run("vpkg.restore", "vmh1")
     assert ret.returncode == 0, ret.stdout
-    assert set(ret.data["moved"]) == ON_VMH1 - {"pinned"}
+    assert ret.data["kind"] == "restore" and set(ret.data["moved"]) == ON_VMH1 - {"pinned"}
     assert _on(cluster, "vmh1") == ON_VMH1
     ret = salt_run.run("vpkg.restore", "vmh1")  # the record is gone once restored
     assert ret.returncode != 0 and "no recorded placement" in ret.data["comment"]
+    assert ret.data["kind"] == "restore"
 
 
 def test_a_failing_guest_is_reported_and_the_others_move(cluster, salt_run):
@@ -93,6 +95,7 @@ def test_cancel_stops_starting_new_moves(cluster, salt_master, salt_run):
     assert cluster.state().get("migrations"), "no migration started"
     ret = salt_run.run("vpkg.cancel", "vmh1", "wait=120")
     assert ret.returncode == 0, ret.stdout
+    assert ret.data["kind"] == "cancel"
     result = evacuation.finish()
     assert result.data["result"] is False
     not_started = [m["package"] for m in result.data["moves"] if "cancelled" in m["comment"]]

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.integration
 def test_status_reports_the_cluster(cluster, salt_run):
     ret = salt_run.run("vpkg.status")
     assert ret.returncode == 0, ret.stderr
-    assert ret.data["cluster"] == "itest"
+    assert ret.data["kind"] == "status" and ret.data["cluster"] == "itest"
     assert set(ret.data["nodes"]) == {"vmh1", "vmh2", "vmh3", "vmh4"}
     assert ret.data["packages"]["g1"]["node"] == "vmh1"
     assert ret.data["nodes"]["vmh2"]["capacities"]["memory"]["available"] == 12
@@ -19,7 +19,7 @@ def test_status_reports_the_cluster(cluster, salt_run):
 def test_move_to_a_node_that_fits(cluster, salt_run):
     ret = salt_run.run("vpkg.move", "g1", "vmh2")
     assert ret.returncode == 0, ret.stdout + ret.stderr
-    assert ret.data["result"] is True
+    assert ret.data["kind"] == "move" and ret.data["result"] is True
     assert [s["step"] for s in ret.data["steps"]] == [
         "preflight",
         "disable_switching",
@@ -33,7 +33,9 @@ def test_move_to_a_node_that_fits(cluster, salt_run):
     assert pkg["node"] == "vmh2" and pkg["autorun"] is True and pkg["state"] == "running"
     states = {n: cluster.run(n, ["hpvmstatus", "-P", "g1"]).stdout for n in ("vmh1", "vmh2")}
     assert "Off (NR)" in states["vmh1"] and "On" in states["vmh2"]
-    last = salt_run.run("vpkg.history", "package=g1").data["entries"][-1]
+    history = salt_run.run("vpkg.history", "package=g1").data
+    assert history["kind"] == "history"
+    last = history["entries"][-1]
     assert (last["operation"], last["source"], last["target"]) == ("move", "vmh1", "vmh2")
     assert last["result"] is True
 
@@ -59,7 +61,7 @@ def test_refused_moves_change_nothing(cluster, salt_run, package, target, check)
     before = cluster.state()
     ret = salt_run.run("vpkg.move", package, target)
     assert ret.returncode != 0
-    assert ret.data["result"] is False
+    assert ret.data["kind"] == "move" and ret.data["result"] is False
     assert "nothing was changed" in ret.data["comment"]
     failed = [c["name"] for c in ret.data["checks"] if not c["ok"]]
     assert any(check in name for name in failed), failed
@@ -79,12 +81,24 @@ def test_check_and_test_mode_change_nothing(cluster, salt_run):
     before = cluster.state()
     ret = salt_run.run("vpkg.check", "g1", "vmh3")
     assert ret.returncode == 0, ret.stdout
-    assert ret.data["result"] is True
+    assert ret.data["kind"] == "check" and ret.data["result"] is True
     names = {c["name"] for c in ret.data["checks"]}
     assert "online_migration" in names and any(n.startswith("hpvmmigrate:") for n in names)
     ret = salt_run.run("vpkg.move", "g1", "vmh3", "test=True")
-    assert ret.data["result"] is None and ret.data["test"] is True
+    assert ret.data["kind"] == "move" and ret.data["result"] is None and ret.data["test"] is True
     _unchanged(cluster, before)
+
+
+def test_the_salt_cli_draws_a_hosts_check(cluster, salt_cli):
+    """``salt HOST vpkg.check ... --out=vpkg``: no runner in that process put our utils on sys.path."""
+    refused = salt_cli.run("--out=vpkg", "vpkg.check", "big", "vmh2", minion_tgt="vmh1")
+    lines = refused.stdout.splitlines()
+    assert lines[:2] == ["vmh1:", "    big: vmh1 -> vmh2  cannot move"], refused.stdout + refused.stderr
+    assert lines[2].split()[:2] == ["FAIL", "capacity:memory"] and "other checks passed" in lines[3]
+    assert "would move" not in refused.stdout and "ok:" not in refused.stdout
+    passing = salt_cli.run("--out=vpkg", "vpkg.check", "g1", "vmh3", minion_tgt="vmh1")
+    assert passing.stdout.splitlines()[1] == "    g1: vmh1 -> vmh3  can move", passing.stdout
+    assert "FAIL" not in passing.stdout
 
 
 def test_bad_arguments_are_refused_before_anything_runs(cluster, salt_run):

@@ -8,6 +8,7 @@ import stat
 from unittest.mock import MagicMock, patch
 
 import pytest
+import vpkg_config
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 from test_names import HOSTILE
 
@@ -24,7 +25,7 @@ def _load():
 
 hpvm = _load()
 BIN = "/opt/vm/bin"
-CONF = {"hpvm.bin_dir": BIN, "hpvm.timeout": 7, "hpvm.migrate_timeout": 900}
+CONF = {"hpvm.bin_dir": BIN, "hpvm.timeout": 7, "vpkg.migrate_timeout": 900}
 
 
 @pytest.fixture
@@ -147,6 +148,37 @@ def test_migrate():
     assert result["message"] == "hpvmmigrate: Guest migrated successfully."
     assert [s["phase"] for s in result["progress"]][-1] == "Completion"
     assert len(result["progress"]) == 6
+
+
+@pytest.mark.parametrize(
+    ("conf", "expected", "deprecated"),
+    [
+        ({"vpkg.migrate_timeout": 900}, 900, False),
+        ({"hpvm.migrate_timeout": 600}, 600, True),  # the old name, read when the new one is unset
+        ({"vpkg.migrate_timeout": 900, "hpvm.migrate_timeout": 600}, 900, True),
+        ({}, 3600, False),
+    ],
+)
+def test_migrate_takes_its_default_timeout_from_the_one_migration_timeout(conf, expected, deprecated, caplog):
+    run_all = ran("hpvmmigrate: Guest migrated successfully.\n")
+    config = dict({"hpvm.bin_dir": BIN}, **conf)
+    with (
+        patch.object(vpkg_config, "_told", set()),
+        patch.dict(hpvm.__salt__, {"config.get": lambda k, d=None: config.get(k, d)}),
+        patch.dict(hpvm.__proxy__, {"vmhost.run": run_all}),
+        caplog.at_level("WARNING"),
+    ):
+        hpvm.migrate("slvm1", "xyzo2")
+    assert run_all.call_args.kwargs["timeout"] == expected
+    assert ("hpvm.migrate_timeout is deprecated" in caplog.text) is deprecated
+
+
+def test_a_bad_configured_migration_timeout_names_the_key():
+    with (
+        patch.dict(hpvm.__salt__, {"config.get": lambda k, d=None: {"vpkg.migrate_timeout": -1}.get(k, d)}),
+        pytest.raises(SaltInvocationError, match="vpkg.migrate_timeout must be a positive"),
+    ):
+        hpvm.migrate("slvm1", "xyzo2")
 
 
 def test_migrate_offline_with_timeout():

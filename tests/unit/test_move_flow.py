@@ -91,8 +91,10 @@ def test_command_line_quotes_what_a_shell_would_split():
 
 
 def test_step_and_failed_checks():
-    entry = vpkg_move.step("migrate", 0, 1.23456, "x", phase="Copy")
-    assert entry == {"step": "migrate", "result": False, "seconds": 1.235, "comment": "x", "phase": "Copy"}
+    entry = vpkg_move.step("migrate", 0, 1.23456, "x")
+    assert entry == {"step": "migrate", "result": False, "seconds": 1.235, "comment": "x"}
+    checks = [{"name": "package", "ok": True, "reason": "package g1 exists"}]
+    assert vpkg_move.step("preflight", True, 0.1, checks=checks)["checks"] == checks
     checks = [{"name": "a", "ok": True, "reason": ""}, {"name": "b", "ok": False, "reason": "full"}]
     assert vpkg_move.failed_checks(checks) == ["b: full"]
 

@@ -1,10 +1,12 @@
-"""The ``vpkg`` outputter, loaded the way Salt loads it (``outputter_dirs``, no utils on sys.path).
+"""The ``vpkg`` outputter, loaded the way Salt loads it (``outputter_dirs``; the drawings come from
+our utils, which tests/conftest.py puts on sys.path; test_output_kinds.py loads it without them).
 
 Golden texts: the runner's returns were recorded once from a lab on the demo cluster
 (``tests/unit/data/runner_*.json``: ``salt-run ... --out=json``; the simulator's command folder in
-one failure message was replaced by ``/opt/hpvm/bin``) and their plain rendering is kept in
-``tests/unit/data/golden_*.txt``. After an intended change of the drawing, rewrite them with
-``VPKG_REGOLD=1 pytest tests/unit/test_output.py`` and review the diff.
+one failure message was replaced by ``/opt/hpvm/bin``; the ``kind`` every return now carries was
+added by hand) and their plain rendering is kept in ``tests/unit/data/golden_*.txt``. After an
+intended change of the drawing, rewrite them with ``VPKG_REGOLD=1 pytest tests/unit/test_output.py``
+and review the diff.
 """
 
 import copy
@@ -177,9 +179,8 @@ def test_evacuation_lists_every_guest_with_its_outcome(plain):
 
 
 def test_one_sentence_results_and_audit_history(plain):
-    assert plain["vpkg"]({"result": True, "node": "vmhost1", "comment": "cancelled", "moved": ["a"]}) == (
-        "OK  cancelled\n  moved: a"
-    )
+    cancelled = {"kind": "cancel", "result": True, "node": "vmhost1", "comment": "cancelled", "moved": ["a"]}
+    assert plain["vpkg"](cancelled) == "OK  cancelled\n  moved: a"
     entries = [
         {
             "time": "2026-11-26T01:00:00.000Z",
@@ -194,7 +195,7 @@ def test_one_sentence_results_and_audit_history(plain):
             "error": "refused",
         }
     ]
-    line = plain["vpkg"](entries)
+    line = plain["vpkg"]({"kind": "history", "entries": entries})
     assert line.split() == [
         "2026-11-26T01:00:00.000Z",
         "move",
@@ -243,7 +244,7 @@ def test_the_history_sample_in_the_operator_guide_is_what_it_draws(plain):
                 "error": None,
             }
         )
-    assert plain["vpkg"](entries) + "\n" == sample
+    assert plain["vpkg"]({"kind": "history", "entries": entries}) + "\n" == sample
 
 
 def test_an_interrupted_operation_and_unknown_keys_are_shown(plain):
@@ -272,6 +273,7 @@ def test_an_interrupted_operation_and_unknown_keys_are_shown(plain):
 
 def test_a_move_that_lost_its_answer_is_a_failure_not_a_refusal(plain):
     ret = {
+        "kind": "move",
         "result": False,
         "package": "app1",
         "source": "vmhost1",
@@ -288,14 +290,19 @@ def test_a_move_that_lost_its_answer_is_a_failure_not_a_refusal(plain):
 
 def test_minion_returns_of_our_shapes_are_drawn_per_minion(plain):
     move = _data("runner_move_db1_refused.json")
-    text = plain["vpkg"]({"vmhost1": move, "vmhost2": {"result": True, "comment": "nothing to do"}})
+    nothing = {"kind": "cancel", "result": True, "comment": "nothing to do"}
+    text = plain["vpkg"]({"vmhost1": move, "vmhost2": nothing})
     lines = text.splitlines()
     assert lines[0] == "vmhost1:" and lines[1] == "    db1: vmhost1 -> vmhost2  REFUSED  (nothing changed)"
     assert lines[-2:] == ["vmhost2:", "    OK  nothing to do"]
-    assert plain["vpkg"]({"vmhost1": move, "vmhost2": {"x": 1}}) == plain["nested"](
-        {"vmhost1": move, "vmhost2": {"x": 1}}
-    )
+    # Beside ours: a minion's error text as it came, anything else as nested draws it.
+    text = plain["vpkg"]({"vmhost1": move, "vmhost2": "ERROR: boom", "vmhost3": {"x": 1}})
+    assert text.splitlines()[-5:] == ["vmhost2:", "    ERROR: boom", "vmhost3:"] + [
+        f"    {line}" for line in plain["nested"]({"x": 1}).splitlines()
+    ]
 
 
 def test_history_wrapped_in_entries(plain):
-    assert plain["vpkg"]({"entries": []}) == "no audit entries"
+    assert plain["vpkg"]({"kind": "history", "entries": []}) == "no audit entries"
+    unset = {"kind": "history", "entries": [], "comment": "no audit trail: set vpkg:audit_file"}
+    assert plain["vpkg"](unset) == "no audit trail: set vpkg:audit_file"
