@@ -175,10 +175,6 @@ def status():
     }
 
 
-def _brief(journal):
-    return {k: journal.get(k) for k in ("id", "operation", "node", "started", "moves")}
-
-
 def _locate(cluster, package):
     pkg = cluster["packages"].get(package)
     if pkg is None:

@@ -44,13 +44,6 @@ def command_line(argv):
     return " ".join(shlex.quote(str(arg)) for arg in argv)
 
 
-def restore_switching_argv(package, snapshot):
-    """The commands that put switching back as recorded (global switching only changes)."""
-    if snapshot.get("autorun"):
-        return [["cmmodpkg", "-e", package]]
-    return []
-
-
 def recovery_commands(package, guest, source, target):
     """What an operator runs when the guest's location could not be established."""
     return [

@@ -15,7 +15,6 @@ except ImportError:
 # The single-move decisions live in vpkg_capacity; callers reach them through this module too.
 preflight = vpkg_capacity.preflight
 choose_target = vpkg_capacity.choose_target
-merge_checks = vpkg_capacity.merge_checks
 checks_ok = vpkg_capacity.checks_ok
 
 EPS = vpkg_capacity.EPSILON
