@@ -36,7 +36,14 @@ def __virtual__():
 
 
 def output(data, **kwargs):
-    """Draw ``data`` if it is one of the vpkg runner's shapes, else hand it to ``nested``."""
+    """Draw ``data`` if it is one of the vpkg runner's shapes, else hand it to ``nested``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run vpkg.status --out=vpkg
+    """
     paint = _Paint(__opts__.get("color"), __opts__.get("color_theme"))
     render = _renderer(data)
     if render is None:
