@@ -26,18 +26,27 @@ import hmac
 import json
 import logging
 import os
+import pathlib
 import secrets
 import time
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
-try:
-    import vpkg_capacity
-    import vpkg_files
-    import vpkg_move  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
-    import vpkg_names
-except ImportError:
-    from saltext.vpkg.utils import vpkg_capacity, vpkg_files, vpkg_move, vpkg_names  # pip-installed
+if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "modules"):  # pip-installed
+    from saltext.vpkg.utils import vpkg_capacity, vpkg_files, vpkg_move, vpkg_names
+else:  # synced or the checkout: the helpers by name, from the utils folders Salt puts on sys.path
+    try:
+        import vpkg_capacity
+        import vpkg_files
+        import vpkg_move
+        import vpkg_names
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("vpkg_"):
+            raise
+        raise ImportError(
+            f"salt-vpkg helper {exc.name} not found: this module was synced without its helpers; "
+            "run salt '<minion>' saltutil.sync_utils (or saltutil.sync_all)"
+        ) from exc
 
 log = logging.getLogger(__name__)
 

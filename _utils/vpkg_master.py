@@ -8,6 +8,7 @@ import fnmatch
 import json
 import logging
 import os
+import pathlib
 import threading
 import time
 
@@ -15,11 +16,11 @@ import salt.client
 import salt.utils.event
 from salt.exceptions import SaltClientError
 
-try:
-    import vpkg_files  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
+if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "utils"):  # pip-installed
+    from saltext.vpkg.utils import vpkg_files, vpkg_watch
+else:  # synced or the checkout: the helpers beside this one, by name
+    import vpkg_files
     import vpkg_watch
-except ImportError:
-    from saltext.vpkg.utils import vpkg_files, vpkg_watch  # pip-installed
 
 log = logging.getLogger(__name__)
 

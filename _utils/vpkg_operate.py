@@ -6,17 +6,18 @@ journal, the executor (``vpkg_execute``), and a truthful summary read back from 
 """
 
 import logging
+import pathlib
 import time
 
 import salt.utils.event
 
-try:  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
+if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "utils"):  # pip-installed
+    from saltext.vpkg.utils import vpkg_execute, vpkg_master, vpkg_names, vpkg_plan
+else:  # synced or the checkout: the helpers beside this one, by name
     import vpkg_execute
     import vpkg_master
     import vpkg_names
     import vpkg_plan
-except ImportError:
-    from saltext.vpkg.utils import vpkg_execute, vpkg_master, vpkg_names, vpkg_plan  # pip-installed
 
 log = logging.getLogger(__name__)
 

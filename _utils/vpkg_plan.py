@@ -6,11 +6,12 @@ never overbooks a node (a move frees its source only once it is done). See ``doc
 """
 
 import math
+import pathlib
 
-try:
-    import vpkg_capacity  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
-except ImportError:
+if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "utils"):  # pip-installed
     from saltext.vpkg.utils import vpkg_capacity
+else:  # synced or the checkout: the helpers beside this one, by name
+    import vpkg_capacity
 
 # The single-move decisions live in vpkg_capacity; callers reach them through this module too.
 preflight = vpkg_capacity.preflight

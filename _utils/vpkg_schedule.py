@@ -13,10 +13,12 @@ moves out of X only free capacity). Moves out of a node need no such wait. The e
 move of the plan is always runnable once the running moves end, so the schedule cannot deadlock.
 """
 
-try:
-    import vpkg_capacity  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
-except ImportError:
+import pathlib
+
+if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "utils"):  # pip-installed
     from saltext.vpkg.utils import vpkg_capacity
+else:  # synced or the checkout: the helpers beside this one, by name
+    import vpkg_capacity
 
 
 def _name(move):
