@@ -5,6 +5,7 @@ with this interpreter, twice: first with an extra helper file in ``_utils``, the
 About 30 s (four isolated wheel builds); only ``make test`` runs this folder, on the main venv.
 """
 
+import os
 import pathlib
 import shutil
 import subprocess
@@ -36,12 +37,15 @@ def _version():
 
 
 def _make_dist(tree):
+    # Not the flags of a make that runs this test (make test): the copy's make stands alone.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     proc = subprocess.run(
         ["make", "-C", str(tree), "dist", f"PY={sys.executable}"],
         capture_output=True,
         text=True,
         timeout=600,
         check=False,
+        env=env,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     wheels = {p.name.split("-")[0]: p for p in (tree / "dist").glob("*.whl")}
