@@ -27,6 +27,7 @@ IGNORE = shutil.ignore_patterns(
     ".lab",
     ".pytest_cache",
     ".ruff*",
+    "results",
 )
 
 
