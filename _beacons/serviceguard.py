@@ -32,7 +32,14 @@ def __virtual__():
 
 
 def validate(config):
-    """The beacon takes Salt's usual list of single-key dicts; only ``interval`` is meaningful."""
+    """The beacon takes Salt's usual list of single-key dicts; only ``interval`` is meaningful.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt xyzo1 beacons.add serviceguard "[{'interval': 10}]"   # validated before it is added
+    """
     if not isinstance(config, list):
         return False, "Configuration for serviceguard beacon must be a list."
     for item in config:
@@ -91,7 +98,15 @@ def changes(last, now):
 
 
 def beacon(config):
-    """Look at the cluster once; return the changes since the previous look."""
+    """Look at the cluster once; return the changes since the previous look.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt xyzo1 beacons.add serviceguard "[{'interval': 10}]"
+        salt-run state.event 'salt/beacon/*/serviceguard/*' pretty=True   # watch its events
+    """
     try:
         now = _snapshot(__salt__["serviceguard.cluster"]())
     except Exception as exc:  # noqa: BLE001 - a beacon must keep running; say why it could not look

@@ -16,16 +16,25 @@ is checked against Serviceguard's naming rule before anything runs.
 
 import logging
 import os
+import pathlib
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
-try:
-    import vpkg_cmd  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
-    import vpkg_command
-    import vpkg_names
-    import vpkg_sgparse
-except ImportError:
-    from saltext.vpkg.utils import vpkg_cmd, vpkg_command, vpkg_names, vpkg_sgparse  # pip-installed
+if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "modules"):  # pip-installed
+    from saltext.vpkg.utils import vpkg_cmd, vpkg_command, vpkg_names, vpkg_sgparse
+else:  # synced or the checkout: the helpers by name, from the utils folders Salt puts on sys.path
+    try:
+        import vpkg_cmd
+        import vpkg_command
+        import vpkg_names
+        import vpkg_sgparse
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("vpkg_"):
+            raise
+        raise ImportError(
+            f"salt-vpkg helper {exc.name} not found: this module was synced without its helpers; "
+            "run salt '<minion>' saltutil.sync_utils (or saltutil.sync_all)"
+        ) from exc
 
 log = logging.getLogger(__name__)
 

@@ -25,19 +25,12 @@ The procedure itself is plain Python (``vpkg_hostmove``) behind two seams: the c
 """
 
 import logging
+import pathlib
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
-try:
-    import vpkg_config
-    import vpkg_hostlocks  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
-    import vpkg_hostmove
-    import vpkg_names
-    import vpkg_sg
-    import vpkg_tokens
-    import vpkg_vm
-except ImportError:
-    from saltext.vpkg.utils import (  # pip-installed
+if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "modules"):  # pip-installed
+    from saltext.vpkg.utils import (
         vpkg_config,
         vpkg_hostlocks,
         vpkg_hostmove,
@@ -46,6 +39,22 @@ except ImportError:
         vpkg_tokens,
         vpkg_vm,
     )
+else:  # synced or the checkout: the helpers by name, from the utils folders Salt puts on sys.path
+    try:
+        import vpkg_config
+        import vpkg_hostlocks
+        import vpkg_hostmove
+        import vpkg_names
+        import vpkg_sg
+        import vpkg_tokens
+        import vpkg_vm
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("vpkg_"):
+            raise
+        raise ImportError(
+            f"salt-vpkg helper {exc.name} not found: this module was synced without its helpers; "
+            "run salt '<minion>' saltutil.sync_utils (or saltutil.sync_all)"
+        ) from exc
 
 log = logging.getLogger(__name__)
 

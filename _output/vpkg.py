@@ -21,6 +21,7 @@ plain when the output is not a terminal). The runner's return is unchanged: scri
 """
 
 import os
+import pathlib
 import sys
 
 import salt.loader
@@ -47,15 +48,16 @@ def _import_render():
     import, in the order Salt's loader gives a runner (``<extension_modules>/utils``, then
     ``utils_dirs``), and come off again, as the loader does.
     """
+    if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "output"):  # pip-installed
+        from saltext.vpkg.utils import vpkg_render
+
+        return vpkg_render
     folders = [os.path.join(__opts__.get("extension_modules") or "", "utils")]
     folders += list(__opts__.get("utils_dirs") or [])
     added = [f for f in dict.fromkeys(folders) if os.path.isdir(f) and f not in sys.path]
     sys.path.extend(added)
     try:
-        try:
-            import vpkg_render
-        except ImportError:
-            from saltext.vpkg.utils import vpkg_render  # pip-installed
+        import vpkg_render
     finally:
         for folder in added:
             sys.path.remove(folder)
@@ -63,7 +65,14 @@ def _import_render():
 
 
 def output(data, **kwargs):
-    """Draw ``data`` if it is one of vpkg's returns, else hand it to ``nested``."""
+    """Draw ``data`` if it is one of vpkg's returns, else hand it to ``nested``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run vpkg.status --out=vpkg
+    """
     paint = _RENDER.Paint(__opts__.get("color"), __opts__.get("color_theme"))
     nested = salt.loader.outputters(__opts__)["nested"]
     lines = _RENDER.render(data, paint, lambda value: nested(value, **kwargs))

@@ -32,15 +32,11 @@ See docs/proxy.md for setting up keys, known_hosts and the salt-proxy or deltapr
 
 import ipaddress
 import logging
+import os
+import pathlib
+import sys
 
 from salt.exceptions import SaltInvocationError
-
-try:
-    import vpkg_cmd  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
-    import vpkg_names
-    import vpkg_ssh
-except ImportError:
-    from saltext.vpkg.utils import vpkg_cmd, vpkg_names, vpkg_ssh  # pip-installed
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +45,41 @@ __virtualname__ = "vmhost"
 
 # One connection per proxy id: a deltaproxy runs many VM hosts in one process.
 _CONNECTIONS = {}
+vpkg_cmd = vpkg_names = vpkg_ssh = None  # our helpers, imported by __virtual__
 _SETTINGS = ("port", "user", "identity_file", "known_hosts_file", "connect_timeout", "control_dir")
 
 
 def __virtual__():
+    try:
+        _import_helpers()
+    except ImportError as exc:
+        return (False, f"the vmhost proxy needs the vpkg utils ({exc}): run saltutil.sync_all")
     return __virtualname__
+
+
+def _import_helpers():
+    """``vpkg_cmd``, ``vpkg_names``, ``vpkg_ssh``: from the installed package, or from the utils folders.
+
+    ``salt-call --proxyid`` loads proxy modules without the utils folders on ``sys.path`` (the
+    salt-proxy daemon has them): they go on it for this import, in the order Salt's loader gives
+    other modules (``<extension_modules>/utils``, then ``utils_dirs``), and come off again.
+    """
+    global vpkg_cmd, vpkg_names, vpkg_ssh
+    if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "proxy"):  # pip-installed
+        from saltext.vpkg.utils import vpkg_cmd, vpkg_names, vpkg_ssh
+
+        return
+    folders = [os.path.join(__opts__.get("extension_modules") or "", "utils")]
+    folders += list(__opts__.get("utils_dirs") or [])
+    added = [f for f in dict.fromkeys(folders) if os.path.isdir(f) and f not in sys.path]
+    sys.path.extend(added)
+    try:
+        import vpkg_cmd
+        import vpkg_names
+        import vpkg_ssh
+    finally:
+        for folder in added:
+            sys.path.remove(folder)
 
 
 def _details(opts):

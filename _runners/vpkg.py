@@ -34,25 +34,14 @@ lists every step.
 
 import logging
 import os
+import pathlib
 import time
 
 import salt.loader
 from salt.exceptions import SaltInvocationError
 
-try:  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
-    import vpkg_audit
-    import vpkg_capacity
-    import vpkg_config
-    import vpkg_failover
-    import vpkg_master
-    import vpkg_move
-    import vpkg_names
-    import vpkg_operate
-    import vpkg_records
-    import vpkg_reserve
-    import vpkg_results
-except ImportError:
-    from saltext.vpkg.utils import (  # pip-installed
+if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "runners"):  # pip-installed
+    from saltext.vpkg.utils import (
         vpkg_audit,
         vpkg_capacity,
         vpkg_config,
@@ -65,6 +54,26 @@ except ImportError:
         vpkg_reserve,
         vpkg_results,
     )
+else:  # synced or the checkout: the helpers by name, from the utils folders Salt puts on sys.path
+    try:
+        import vpkg_audit
+        import vpkg_capacity
+        import vpkg_config
+        import vpkg_failover
+        import vpkg_master
+        import vpkg_move
+        import vpkg_names
+        import vpkg_operate
+        import vpkg_records
+        import vpkg_reserve
+        import vpkg_results
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("vpkg_"):
+            raise
+        raise ImportError(
+            f"salt-vpkg helper {exc.name} not found: this module was synced without its helpers; "
+            "run salt-run saltutil.sync_utils (or saltutil.sync_all)"
+        ) from exc
 
 log = logging.getLogger(__name__)
 
@@ -188,10 +197,6 @@ def status():
             for j in _records().interrupted()
         ],
     }
-
-
-def _brief(journal):
-    return {k: journal.get(k) for k in ("id", "operation", "node", "started", "moves")}
 
 
 def _locate(cluster, package):

@@ -44,6 +44,12 @@ def placed(name, node):
         The guest package.
     node
         The node it must run on.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt xyzo1 state.single vpkg.placed name=slvm1 node=xyzo2 test=True
     """
     ret = {"name": name, "result": False, "changes": {}, "comment": ""}
     for value, what in ((name, "package"), (node, "node")):

@@ -192,20 +192,13 @@ def checks_ok(checks):
     return bool(checks) and all(check["ok"] for check in checks)
 
 
-def merge_checks(result, checks):
-    """A copy of a preflight result with more checks (e.g. the guest's) and ``ok`` recomputed."""
-    merged = dict(result, checks=list(result["checks"]) + [dict(check) for check in checks])
-    merged["ok"] = checks_ok(merged["checks"])
-    return merged
-
-
 def preflight(cluster, package, target, reserved=None, source=None, *, moving_with=()):
     """Every Serviceguard-level check of moving ``package`` to ``target``; nothing raised for a failure.
 
     ``reserved`` is ``{node: {capacity: amount}}`` held by moves in flight; ``source``, when given,
     is where the caller believes the package runs; ``moving_with`` names packages moving to the same
     target in the same operation (same_node dependencies). Guest-level checks (online migration,
-    ``hpvmmigrate -s``) are added by the caller with ``merge_checks``.
+    ``hpvmmigrate -s``) are the caller's.
     """
     check_cluster(cluster)
     return _preflight(cluster, _context(cluster), package, target, reserved, source, moving_with)

@@ -16,24 +16,19 @@ overdue operation starts nothing new and lets the running moves finish. Nothing 
 """
 
 import logging
+import pathlib
 import time
 
 import salt.utils.event
 
-try:
-    import vpkg_capacity  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
+if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "utils"):  # pip-installed
+    from saltext.vpkg.utils import vpkg_capacity, vpkg_failover, vpkg_move, vpkg_results, vpkg_schedule
+else:  # synced or the checkout: the helpers beside this one, by name
+    import vpkg_capacity
     import vpkg_failover
     import vpkg_move
     import vpkg_results
     import vpkg_schedule
-except ImportError:
-    from saltext.vpkg.utils import (  # pip-installed
-        vpkg_capacity,
-        vpkg_failover,
-        vpkg_move,
-        vpkg_results,
-        vpkg_schedule,
-    )
 
 log = logging.getLogger(__name__)
 

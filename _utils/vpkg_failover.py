@@ -12,14 +12,15 @@ stays ``result: False`` (the move did not happen); its comment says what happene
 """
 
 import logging
+import pathlib
 import time
 
-try:
-    import vpkg_master  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
+if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "utils"):  # pip-installed
+    from saltext.vpkg.utils import vpkg_master, vpkg_move, vpkg_vm
+else:  # synced or the checkout: the helpers beside this one, by name
+    import vpkg_master
     import vpkg_move
     import vpkg_vm
-except ImportError:
-    from saltext.vpkg.utils import vpkg_master, vpkg_move, vpkg_vm  # pip-installed
 
 log = logging.getLogger(__name__)
 

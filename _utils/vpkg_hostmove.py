@@ -19,22 +19,17 @@ and the error says so and names the restoring commands (``vpkg_move``). Errors a
 import concurrent.futures
 import contextvars
 import logging
+import pathlib
 import time
 
-try:
-    import vpkg_capacity  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
+if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "utils"):  # pip-installed
+    from saltext.vpkg.utils import vpkg_capacity, vpkg_hostlocks, vpkg_move, vpkg_results, vpkg_vm
+else:  # synced or the checkout: the helpers beside this one, by name
+    import vpkg_capacity
     import vpkg_hostlocks
     import vpkg_move
     import vpkg_results
     import vpkg_vm
-except ImportError:
-    from saltext.vpkg.utils import (  # pip-installed
-        vpkg_capacity,
-        vpkg_hostlocks,
-        vpkg_move,
-        vpkg_results,
-        vpkg_vm,
-    )
 
 log = logging.getLogger(__name__)
 

@@ -8,6 +8,7 @@ import fnmatch
 import json
 import logging
 import os
+import pathlib
 import threading
 import time
 
@@ -15,13 +16,13 @@ import salt.client
 import salt.utils.event
 from salt.exceptions import SaltClientError
 
-try:
+if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "utils"):  # pip-installed
+    from saltext.vpkg.utils import vpkg_config, vpkg_files, vpkg_vm, vpkg_watch
+else:  # synced or the checkout: the helpers beside this one, by name
     import vpkg_config
-    import vpkg_files  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
+    import vpkg_files
     import vpkg_vm
     import vpkg_watch
-except ImportError:
-    from saltext.vpkg.utils import vpkg_config, vpkg_files, vpkg_vm, vpkg_watch  # pip-installed
 
 log = logging.getLogger(__name__)
 

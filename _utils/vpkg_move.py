@@ -7,13 +7,14 @@ left off may be re-enabled because the source node went down and the guest runs 
 pure so every branch is tested on data.
 """
 
+import pathlib
 import shlex
 
-try:
-    import vpkg_results  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
+if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "utils"):  # pip-installed
+    from saltext.vpkg.utils import vpkg_results, vpkg_vm
+else:  # synced or the checkout: the helpers beside this one, by name
+    import vpkg_results
     import vpkg_vm
-except ImportError:
-    from saltext.vpkg.utils import vpkg_results, vpkg_vm  # pip-installed
 
 
 def switching_snapshot(package):
@@ -27,13 +28,6 @@ def switching_snapshot(package):
 def command_line(argv):
     """An argument list as an operator would type it (for messages only, never executed)."""
     return " ".join(shlex.quote(str(arg)) for arg in argv)
-
-
-def restore_switching_argv(package, snapshot):
-    """The commands that put switching back as recorded (global switching only changes)."""
-    if snapshot.get("autorun"):
-        return [["cmmodpkg", "-e", package]]
-    return []
 
 
 def recovery_commands(package, guest, source, target):

@@ -84,15 +84,6 @@ def check_host(value, what="host"):
     )
 
 
-def is_valid_host(value):
-    """True if ``value`` is a valid host name or IP address (see :func:`check_host`)."""
-    try:
-        check_host(value)
-    except ValueError:
-        return False
-    return True
-
-
 def check_seconds(value, what="timeout"):
     """A positive, finite number of seconds (int, float or numeric text), else ValueError.
 

@@ -6,18 +6,19 @@ journal, the executor (``vpkg_execute``), and a truthful summary read back from 
 """
 
 import logging
+import pathlib
 import time
 
 import salt.utils.event
 
-try:  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
+if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "utils"):  # pip-installed
+    from saltext.vpkg.utils import vpkg_execute, vpkg_master, vpkg_names, vpkg_plan, vpkg_vm
+else:  # synced or the checkout: the helpers beside this one, by name
     import vpkg_execute
     import vpkg_master
     import vpkg_names
     import vpkg_plan
     import vpkg_vm
-except ImportError:
-    from saltext.vpkg.utils import vpkg_execute, vpkg_master, vpkg_names, vpkg_plan, vpkg_vm  # pip-installed
 
 log = logging.getLogger(__name__)
 

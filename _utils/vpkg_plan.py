@@ -9,19 +9,19 @@ node-level operations and the docs take from there. See ``docs/planner.md``.
 
 import dataclasses
 import math
+import pathlib
 from collections.abc import Callable
 
-try:
-    import vpkg_capacity  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
+if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "utils"):  # pip-installed
+    from saltext.vpkg.utils import vpkg_capacity, vpkg_plan_state, vpkg_rebalance
+else:  # synced or the checkout: the helpers beside this one, by name
+    import vpkg_capacity
     import vpkg_plan_state
     import vpkg_rebalance
-except ImportError:
-    from saltext.vpkg.utils import vpkg_capacity, vpkg_plan_state, vpkg_rebalance
 
 # The single-move decisions live in vpkg_capacity; callers reach them through this module too.
 preflight = vpkg_capacity.preflight
 choose_target = vpkg_capacity.choose_target
-merge_checks = vpkg_capacity.merge_checks
 checks_ok = vpkg_capacity.checks_ok
 
 # Node expansions of the exact evacuation search run when the greedy pass leaves a guest behind.

@@ -7,12 +7,13 @@ them (priority, then size).
 """
 
 import math
+import pathlib
 
-try:
-    import vpkg_capacity  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
-    import vpkg_results
-except ImportError:
+if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "utils"):  # pip-installed
     from saltext.vpkg.utils import vpkg_capacity, vpkg_results
+else:  # synced or the checkout: the helpers beside this one, by name
+    import vpkg_capacity
+    import vpkg_results
 
 EPS = vpkg_capacity.EPSILON
 

@@ -4,10 +4,12 @@ Pure, on the planner's ``State`` (``vpkg_plan_state``); ``vpkg_plan`` registers 
 ``balanced`` and ``minimal`` strategies of the ``rebalance`` goal. See ``docs/planner.md``.
 """
 
-try:
-    import vpkg_plan_state  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
-except ImportError:
+import pathlib
+
+if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "utils"):  # pip-installed
     from saltext.vpkg.utils import vpkg_plan_state
+else:  # synced or the checkout: the helpers beside this one, by name
+    import vpkg_plan_state
 
 # A rebalance move must lower the busier of its two nodes by at least this much relative
 # utilisation: it keeps the planner from shuffling guests for gains nobody would notice.

@@ -6,12 +6,14 @@ carry them and are drawn too: a CLI's ``{minion_id: return}`` (``salt HOST vpkg.
 runner's progress event as ``salt-run`` hands it over (``{"suffix": ..., "event": {"message": ...}}``).
 """
 
-try:  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
+import pathlib
+
+if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "utils"):  # pip-installed
+    from saltext.vpkg.utils import vpkg_render_cluster, vpkg_render_moves, vpkg_render_text
+else:  # synced or the checkout: the helpers beside this one, by name
     import vpkg_render_cluster
     import vpkg_render_moves
     import vpkg_render_text
-except ImportError:
-    from saltext.vpkg.utils import vpkg_render_cluster, vpkg_render_moves, vpkg_render_text  # pip-installed
 
 RENDERERS = {
     "status": vpkg_render_cluster.status,

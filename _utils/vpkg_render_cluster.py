@@ -4,12 +4,14 @@ Which packages a capacity bar shows is ``vpkg_capacity``'s rule (``is_counted``)
 planner and the preflight count by.
 """
 
-try:  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
+import pathlib
+
+if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "utils"):  # pip-installed
+    from saltext.vpkg.utils import vpkg_capacity
+    from saltext.vpkg.utils import vpkg_render_text as text
+else:  # synced or the checkout: the helpers beside this one, by name
     import vpkg_capacity
     import vpkg_render_text as text
-except ImportError:
-    from saltext.vpkg.utils import vpkg_capacity  # pip-installed
-    from saltext.vpkg.utils import vpkg_render_text as text
 
 
 def status(data, paint):

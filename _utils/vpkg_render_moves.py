@@ -3,10 +3,12 @@
 ``vpkg_render`` picks one by the return's ``kind`` (``vpkg_results.KINDS``).
 """
 
-try:  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
+import pathlib
+
+if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "utils"):  # pip-installed
+    from saltext.vpkg.utils import vpkg_render_text as text
+else:  # synced or the checkout: the helpers beside this one, by name
     import vpkg_render_text as text
-except ImportError:
-    from saltext.vpkg.utils import vpkg_render_text as text  # pip-installed
 
 _PLAN_KEYS = text.COMMON_KEYS | {"goal", "moves", "unplaced", "capacity", "search", "left", "result", "test"}
 _PLAN_KEYS |= {"operation", "comment"}

@@ -11,13 +11,14 @@ import contextlib
 import fcntl
 import json
 import os
+import pathlib
 import time
 import uuid
 
-try:  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
+if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "utils"):  # pip-installed
+    from saltext.vpkg.utils import vpkg_files
+else:  # synced or the checkout: the helpers beside this one, by name
     import vpkg_files
-except ImportError:
-    from saltext.vpkg.utils import vpkg_files  # pip-installed
 
 
 def pid_alive(pid):

@@ -13,10 +13,12 @@ moves out of X only free capacity). Moves out of a node need no such wait. The e
 move of the plan is always runnable once the running moves end, so the schedule cannot deadlock.
 """
 
-try:
-    import vpkg_capacity  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
-except ImportError:
+import pathlib
+
+if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "utils"):  # pip-installed
     from saltext.vpkg.utils import vpkg_capacity
+else:  # synced or the checkout: the helpers beside this one, by name
+    import vpkg_capacity
 
 
 def _name(move):
@@ -77,31 +79,3 @@ def _fits_now(cluster, move, reserved, load):
     pkg = cluster["packages"][move["package"]]
     avail = vpkg_capacity.available(cluster, move["target"], reserved, load)
     return all(vpkg_capacity.weight(cluster, pkg, c) <= a + vpkg_capacity.EPSILON for c, a in avail.items())
-
-
-def schedule(moves):
-    """Waves of moves that may run together, each wave after the previous one has finished.
-
-    Built by repeatedly starting every runnable move (``next_runnable``) as if all moves lasted the
-    same: the number of waves is the makespan in migrations. An executor does better by calling
-    ``next_runnable`` whenever a move ends instead of waiting for a whole wave.
-    """
-    for move in moves:
-        if move["source"] == move["target"]:
-            raise ValueError(f"move of {move['package']} has the same source and target {move['source']}")
-    pending, waves = list(moves), []
-    while pending:
-        wave = next_runnable(pending)
-        started = {id(m) for m in wave}
-        pending = [m for m in pending if id(m) not in started]
-        waves.append(wave)
-    return waves
-
-
-def lower_bound(moves):
-    """A lower bound on the number of waves: the busiest host's number of migrations."""
-    count = {}
-    for move in moves:
-        for node in (move["source"], move["target"]):
-            count[node] = count.get(node, 0) + 1
-    return max(count.values(), default=0)

@@ -26,6 +26,7 @@ Standard library only; no Salt dunders.
 """
 
 import os
+import pathlib
 import re
 import shlex
 import socket
@@ -34,10 +35,10 @@ import tempfile
 import threading
 import time
 
-try:
-    import vpkg_command  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
-except ImportError:
-    from saltext.vpkg.utils import vpkg_command  # pip-installed
+if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "utils"):  # pip-installed
+    from saltext.vpkg.utils import vpkg_command
+else:  # synced or the checkout: the helpers beside this one, by name
+    import vpkg_command
 
 # The exit status ssh uses for its own errors (connection, authentication, host key).
 SSH_ERROR = 255

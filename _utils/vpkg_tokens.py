@@ -11,13 +11,14 @@ import contextlib
 import hmac
 import json
 import os
+import pathlib
 import secrets
 import time
 
-try:
-    import vpkg_files  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
-except ImportError:
-    from saltext.vpkg.utils import vpkg_files  # pip-installed
+if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "utils"):  # pip-installed
+    from saltext.vpkg.utils import vpkg_files
+else:  # synced or the checkout: the helpers beside this one, by name
+    import vpkg_files
 
 ACTIONS = ("start", "end")
 REQUEST_TTL = 600  # seconds a maintenance request may wait for the master's confirmation

@@ -12,10 +12,12 @@ names below.
 :class:`IntegrityVM` drives the ``hpvm`` execution module of this VM host (``__salt__``).
 """
 
-try:
-    import vpkg_vmparse  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
-except ImportError:
-    from saltext.vpkg.utils import vpkg_vmparse  # pip-installed
+import pathlib
+
+if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "utils"):  # pip-installed
+    from saltext.vpkg.utils import vpkg_vmparse
+else:  # synced or the checkout: the helpers beside this one, by name
+    import vpkg_vmparse
 
 # Where the guest runs after the migration step, as far as the source VM host can tell.
 ON_TARGET = "target"

@@ -1,7 +1,7 @@
 """Parsers for Integrity VM's ``hpvmstatus`` and ``hpvmmigrate`` output (pure: text in, data out).
 
 Shapes follow docs/data.md; the forms parsed are those of docs/formats.md and the real samples of
-the reference (the Juanma ``hpvmstatus`` table, OpenSVC's ``-M`` field positions). Unknown lines
+the reference (OpenSVC's ``-M`` field positions). Unknown lines
 are skipped; a line that claims to be a guest but lacks a field the data needs is a
 :class:`ParseError` that shows the line.
 
@@ -219,58 +219,6 @@ def parse_status_verbose(text):
             guest = _guest_from_verbose(block)
             guests[guest["name"]] = guest
         block = []
-    return guests
-
-
-# ---------------------------------------------------------------------------------------------
-# hpvmstatus (table)
-
-_ROW_RE = re.compile(
-    r"(?P<name>\S+)\s+(?P<vm_number>\d+)\s+(?P<os_type>\S+)\s+(?P<state>\S+(?:\s\([^)]*\))?)\s+"
-    r"(?P<vcpus>\d+)\s+(?P<devs>\d+)\s+(?P<nets>\d+)\s+(?P<memory>\d+(?:\.\d+)?\s*[KMGT]?B)\s+"
-    r"(?P<runsysid>\S+)"
-)
-
-
-def parse_status_table(text):
-    """The ``[Virtual Machines]`` table of plain ``hpvmstatus`` -> ``{guest name: guest}``.
-
-    The table has fewer columns than ``-M``: keys it cannot know are None or empty. Rows are
-    those after the ``====`` ruler up to a blank line or the next section.
-    """
-    guests = {}
-    in_rows = False
-    for raw in text.splitlines():
-        line = raw.strip()
-        if line.startswith("="):
-            in_rows = True
-            continue
-        if not in_rows:
-            continue
-        if not line or line.startswith("["):
-            in_rows = False
-            continue
-        match = _ROW_RE.fullmatch(line)
-        if not match:
-            raise ParseError(f"hpvmstatus table row not understood: {line!r}")
-        state = _state(match["state"])
-        guests[match["name"]] = {
-            "name": match["name"],
-            "vm_number": int(match["vm_number"]),
-            "os_type": match["os_type"],
-            "state": state,
-            "runnable": state != "Off (NR)",
-            "modifiable": None,
-            "visible": None,
-            "online_migration": None,
-            "boot": None,
-            "vcpus": int(match["vcpus"]),
-            "memory_mb": memory_mb(match["memory"]),
-            "vswitches": [],
-            "devices": [],
-            "cpu_family": None,
-            "migration": None,
-        }
     return guests
 
 

@@ -17,10 +17,12 @@ given the time.
 An answer that lists the job resets the count, even one that came late.
 """
 
-try:
-    import vpkg_names  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
-except ImportError:
-    from saltext.vpkg.utils import vpkg_names  # pip-installed
+import pathlib
+
+if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "utils"):  # pip-installed
+    from saltext.vpkg.utils import vpkg_names
+else:  # synced or the checkout: the helpers beside this one, by name
+    import vpkg_names
 
 RUNNING = "running"  # the minion lists the job
 GONE = "gone"  # the minion answered; the job is not among its running jobs

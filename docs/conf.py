@@ -2,7 +2,9 @@
 
 project = "salt-vpkg"
 author = "salt-vpkg developers"
-extensions = ["myst_parser"]
+# autodoc imports the pip-installed saltext.vpkg.* (make docs installs it first): docs/ref/api.md.
+extensions = ["myst_parser", "sphinx.ext.autodoc"]
+autodoc_default_options = {"members": True, "member-order": "bysource"}
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 exclude_patterns = ["_build"]
 myst_heading_anchors = 3

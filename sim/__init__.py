@@ -1,10 +1,9 @@
 """sgsim: a simulator of HP Serviceguard, Integrity VM and the SG IVS toolkit commands.
 
 Kept import-free on purpose: every simulated command is a fresh process and loads this package
-first, so anything imported here is paid on every ``cmviewcl``.
+first, so anything imported here is paid on every ``cmviewcl``. Its version is salt-vpkg's
+(``importlib.metadata.version("salt-vpkg-sim")``).
 """
-
-__version__ = "0.1.0"
 
 
 def examples_dir():

@@ -10,7 +10,6 @@ import json
 import os
 import pathlib
 import subprocess
-import tempfile
 
 from sgsim import config, example_path, install
 from sgsim.store import STATE_FILE, Store
@@ -87,8 +86,3 @@ class SimCluster:
         """The current state (read under the lock, like every command)."""
         with Store(self.home).transaction() as tx:
             return tx.state
-
-
-def temporary_cluster(source="demo"):
-    """A SimCluster in a fresh temporary folder (the caller removes ``cluster.base``)."""
-    return SimCluster.create(tempfile.mkdtemp(prefix="sgsim-"), source)

@@ -1,10 +1,10 @@
 """After a move whose source node went down: ``vpkg_failover`` against the simulator (seed cluster).
 
-The master's questions go to the real ``serviceguard``, ``hpvm`` and ``vpkg`` modules, loaded by
-Salt's loader for each simulated VM host; only Salt's transport is left out (``HostsMaster`` asks
-each host's loaded modules where the runner's ``Master`` would publish to its minion). A host can
-be made silent, like a minion that does not answer. The end-to-end case through real daemons is
-tests/integration/test_fault_matrix.py.
+The runner's own ``vpkg_master.Master`` asks the real ``serviceguard``, ``hpvm`` and ``vpkg``
+modules, loaded by Salt's loader for each simulated VM host; only Salt's transport is left out
+(``HostsClient`` stands in for the LocalClient the Master publishes through, handing each call to
+that host's loaded modules). A host can be made silent, like a minion that does not answer. The
+end-to-end case through real daemons is tests/integration/test_fault_matrix.py.
 """
 
 import pathlib
@@ -58,35 +58,47 @@ def hosts(salt_factories, seed_sim):
         loaders.reset_state()
 
 
-class HostsMaster:
-    """``vpkg_master.Master``'s interface, answered by each host's loaded modules."""
+class HostsClient:
+    """The two LocalClient calls ``Master`` makes (``cmd``, ``cmd_iter``), answered by the hosts' modules.
+
+    Answers have the shape of Salt's full returns; a silent minion is left out of them, as Salt
+    leaves out a minion that did not answer.
+    """
 
     def __init__(self, hosts, silent=()):
         self.hosts = hosts
         self.silent = set(silent)
         self.calls = []
 
-    def node(self, minion_id):
-        return minion_id
-
-    def cluster(self, from_up_node=False):
-        for node, salt in self.hosts.items():
-            if node in self.silent:
-                continue
-            view = salt.serviceguard.cluster()
-            if not from_up_node or view["nodes"][node]["status"] == "up":
-                return view, node
-        raise vpkg_master.NoClusterView("No cluster node answered serviceguard.cluster")
-
-    def call(self, node, fun, arg=(), kwarg=None, timeout=None):
-        self.calls.append((node, fun, list(arg)))
-        if node in self.silent:
-            return False, f"minion {node} (node {node}) did not answer {fun}"
+    def _answer(self, minion_id, fun, arg, kwarg):
+        self.calls.append((minion_id, fun, list(arg)))
+        if minion_id in self.silent:
+            return None
         module, name = fun.split(".")
         try:
-            return True, getattr(getattr(self.hosts[node], module), name)(*arg)
-        except CommandExecutionError as exc:
-            return False, f"ERROR: {exc}"
+            ret = getattr(getattr(self.hosts[minion_id], module), name)(*arg, **(kwarg or {}))
+        except CommandExecutionError as exc:  # what a minion returns for a module's error
+            return {"ret": f"ERROR: {exc}", "retcode": 1, "success": False}
+        return {"ret": ret, "retcode": 0, "success": True}
+
+    def cmd(self, tgt, fun, arg=(), kwarg=None, timeout=None, full_return=False):
+        assert full_return and timeout
+        answer = self._answer(tgt, fun, arg, kwarg)
+        return {} if answer is None else {tgt: answer}
+
+    def cmd_iter(self, tgt, fun, tgt_type="glob", timeout=None):
+        assert (tgt, tgt_type) == ("*", "glob") and timeout
+        for minion_id in self.hosts:
+            answer = self._answer(minion_id, fun, (), None)
+            if answer is not None:
+                yield {minion_id: answer}
+
+
+def _master(hosts, silent=()):
+    """The runner's ``Master`` (default ``vpkg`` config: every minion is a VM host), over HostsClient."""
+    master = vpkg_master.Master({}, {})
+    master._client = HostsClient(hosts, silent)
+    return master
 
 
 def _pkg(sim, name="slvm1"):
@@ -106,12 +118,12 @@ def _move_while_the_source_goes_down(hosts, sim):
 
 def test_the_package_fails_over_once_the_guest_is_proven_on_nowhere(hosts, sim):
     result = _move_while_the_source_goes_down(hosts, sim)
-    master = HostsMaster(hosts)
+    master = _master(hosts)
     ret = vpkg_failover.after_failed_move(master, result)
-    asked = [node for node, fun, _ in master.calls if fun == "hpvm.guest"]
+    asked = [node for node, fun, _ in master.client.calls if fun == "hpvm.guest"]
     assert asked == ["xyzo1", "xyzo2", "xyzo3"]
     # cmmodpkg -e from a node that is up; Serviceguard starts slvm1 on the first node with room.
-    assert ("xyzo2", "serviceguard.enable_switching", ["slvm1"]) in master.calls
+    assert ("xyzo2", "serviceguard.enable_switching", ["slvm1"]) in master.client.calls
     pkg = _pkg(sim)
     assert pkg["autorun"] is True and pkg["state"] == "running" and pkg["node"] == "xyzo2"
     assert sim.state()["guests"]["slvm1"]["runs_on"] == "xyzo2"
@@ -140,9 +152,9 @@ def test_the_package_fails_over_once_the_guest_is_proven_on_nowhere(hosts, sim):
 )
 def test_a_node_that_does_not_answer_keeps_switching_off(hosts, sim, silent, why):
     result = _move_while_the_source_goes_down(hosts, sim)
-    master = HostsMaster(hosts, silent=silent)
+    master = _master(hosts, silent=silent)
     ret = vpkg_failover.after_failed_move(master, result)
-    assert not [c for c in master.calls if c[1] == "serviceguard.enable_switching"]
+    assert not [c for c in master.client.calls if c[1] == "serviceguard.enable_switching"]
     assert _pkg(sim)["autorun"] is False
     assert "LEFT DISABLED" in ret["comment"] and "cmmodpkg -e slvm1" in ret["comment"]
     assert ret["comment"].endswith(f"switching was not re-enabled automatically: {why}.")
@@ -163,7 +175,7 @@ def test_a_source_node_that_answers_with_the_guest_on_keeps_switching_off(hosts,
             def guest(name):
                 return dict(real.hpvm.guest(name), state="On")
 
-    ret = vpkg_failover.after_failed_move(HostsMaster({**hosts, "xyzo1": Contradicting}), result)
+    ret = vpkg_failover.after_failed_move(_master({**hosts, "xyzo1": Contradicting}), result)
     assert _pkg(sim)["autorun"] is False
     assert ret["comment"].endswith("not re-enabled automatically: xyzo1 shows guest slvm1 On.")
 
@@ -195,7 +207,7 @@ def test_a_guest_running_on_the_target_keeps_switching_off(hosts, sim):
         vpkg_move.unknown_location_message("slvm1", "slvm1", "xyzo1", "xyzo2", "lost"),
         {"xyzo1": True, "xyzo2": True, "xyzo3": True},
     )
-    ret = vpkg_failover.after_failed_move(HostsMaster(hosts), result)
+    ret = vpkg_failover.after_failed_move(_master(hosts), result)
     assert _pkg(sim)["autorun"] is False and _pkg(sim)["state"] == "halted"
     assert ret["comment"].endswith("not re-enabled automatically: xyzo2 shows guest slvm1 On.")
 
@@ -203,7 +215,7 @@ def test_a_guest_running_on_the_target_keeps_switching_off(hosts, sim):
 def test_a_failing_cmmodpkg_keeps_the_left_disabled_error(hosts, sim):
     result = _move_while_the_source_goes_down(hosts, sim)
     assert sim.sgsim("fault", "add", "command-fail", "cmmodpkg", "--message", "cmmodpkg: no").returncode == 0
-    ret = vpkg_failover.after_failed_move(HostsMaster(hosts), result)
+    ret = vpkg_failover.after_failed_move(_master(hosts), result)
     assert _pkg(sim)["autorun"] is False
     assert "LEFT DISABLED" in ret["comment"] and "cmmodpkg -e slvm1" in ret["comment"]
     assert "but cmmodpkg -e slvm1 on xyzo2 failed: ERROR: " in ret["comment"]
@@ -212,9 +224,10 @@ def test_a_failing_cmmodpkg_keeps_the_left_disabled_error(hosts, sim):
 
 
 def test_a_source_that_is_up_leaves_the_error_as_it_is(hosts, sim):
-    # The ordinary unknown location (the source is up): nobody is asked anything.
+    # The ordinary unknown location (the source is up): the cluster view is read, from the first
+    # minion that answers, and nothing else is asked or done.
     result = _left_unknown("LEFT DISABLED", {})
-    master = HostsMaster(hosts)
+    master = _master(hosts)
     assert vpkg_failover.after_failed_move(master, result) is result
-    assert master.calls == []
-    assert vpkg_failover.after_failed_move(HostsMaster(hosts, silent=sim.nodes), result) is result
+    assert master.client.calls == [("xyzo1", "serviceguard.cluster", [])]
+    assert vpkg_failover.after_failed_move(_master(hosts, silent=sim.nodes), result) is result

@@ -7,10 +7,15 @@ Three minions, each a fresh ``salt-call --local`` process against the same simul
   (synced helpers are imported by name from ``<extmods>/utils``);
 - ``package``: the ``saltext.vpkg`` package laid out as pip installs it (``modules``, ``utils``
   subpackages) first on ``PYTHONPATH``, found through the installed ``salt.loader`` entry point
-  (helpers imported as ``saltext.vpkg.utils.*``). This stands in for the pip-installed copy,
-  which may be older than the checkout; ``test_installed_copy_is_current`` says when it is.
+  (helpers imported as ``saltext.vpkg.utils.*``). This stands in for the pip-installed copy;
+  ``test_installed_copy_is_current`` checks that the installed copy is the checkout.
+
+Then the two ways a sync can go wrong while the package is installed too (docs/installing.md): a
+synced helper that fails to import, and modules synced without their helpers. Neither may fall
+back to the installed package's helpers.
 """
 
+import configparser
 import json
 import os
 import pathlib
@@ -195,7 +200,20 @@ def test_answers_are_the_simulated_cluster(answers, sim):
     assert (ok["migratable"], refused["migratable"]) == (True, False)
 
 
+def _package_dirs():
+    """``{installed subfolder: checkout folder}`` from setup.cfg's package_dir (``saltext.vpkg.X = _X``)."""
+    parser = configparser.ConfigParser()
+    parser.read(ROOT / "setup.cfg")
+    pairs = [line.split("=") for line in parser["options"]["package_dir"].strip().splitlines()]
+    return {name.strip().removeprefix("saltext.vpkg").lstrip("."): ROOT / src.strip() for name, src in pairs}
+
+
+def _files(folder):
+    return {p.relative_to(folder) for p in folder.glob("*.py")}
+
+
 def test_installed_copy_is_current():
+    """The pip-installed package is this checkout: every file, the same bytes, nothing more."""
     spec = subprocess.run(
         [sys.executable, "-c", "import saltext.vpkg, os; print(os.path.dirname(saltext.vpkg.__file__))"],
         capture_output=True,
@@ -203,28 +221,56 @@ def test_installed_copy_is_current():
         env=_env(),
         check=False,
     )
-    if spec.returncode != 0:
-        pytest.skip("saltext.vpkg is not installed in this environment")
+    assert spec.returncode == 0, f"saltext.vpkg is not installed (make install): {spec.stderr[-500:]}"
     installed = pathlib.Path(spec.stdout.strip())
-    stale = [
-        f"{sub}/{name}"
-        for sub, src in (("modules", "_modules"), ("utils", "_utils"))
-        for name in (
-            "serviceguard.py",
-            "hpvm.py",
-            "vpkg_sgparse.py",
-            "vpkg_vmparse.py",
-            "vpkg_names.py",
-            "vpkg_cmd.py",
-        )
-        if (ROOT / src / name).exists()
-        and (
-            not (installed / sub / name).exists()
-            or (installed / sub / name).read_bytes() != (ROOT / src / name).read_bytes()
-        )
-    ]
-    if stale:
-        pytest.skip(
-            f"the pip-installed copy at {installed} is older than the checkout ({', '.join(stale)}); "
-            "reinstall with `pip install .` to compare it directly"
-        )
+    folders = _package_dirs()
+    assert set(folders) == {"", "modules", "runners", "states", "beacons", "utils", "output"}
+    for sub, src in folders.items():
+        assert _files(installed / sub) == _files(src), f"{installed / sub} holds other files than {src}"
+        stale = [str(f) for f in _files(src) if (installed / sub / f).read_bytes() != (src / f).read_bytes()]
+        assert not stale, f"the installed {sub or 'package'} differs from {src} ({stale}): run make install"
+
+
+def _synced_minion(base, sim, utils):
+    """A minion whose file_roots hold ``_modules`` and, as ``_utils``, the folder ``utils`` (or none)."""
+    srv = base / "srv"
+    srv.mkdir(parents=True)
+    (srv / "_modules").symlink_to(ROOT / "_modules")
+    if utils is not None:
+        (srv / "_utils").symlink_to(utils)
+    config = _minion(base, sim, {"file_roots": {"base": [str(srv)]}})
+    sync = _salt_call(config, "saltutil.sync_all")
+    assert sync.returncode == 0, sync.stderr[-3000:]
+    return config
+
+
+def _salt_call(config, *args):
+    return subprocess.run(
+        [str(BIN / "salt-call"), "--config-dir", str(config.parent), "--local", "--out=json", *args],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=300,
+        check=False,
+    )
+
+
+def test_a_broken_synced_helper_raises_its_own_error(tmp_path, sim):
+    utils = tmp_path / "utils"
+    shutil.copytree(ROOT / "_utils", utils)
+    names = utils / "vpkg_names.py"
+    names.write_text('raise ImportError("vpkg_names is broken on purpose")\n' + names.read_text())
+    config = _synced_minion(tmp_path / "minion", sim, utils)
+    ret = _salt_call(config, "serviceguard.package", "slvm1")
+    # The installed package's own vpkg_names would have worked: it must not have been used.
+    assert ret.returncode != 0, ret.stdout
+    assert "vpkg_names is broken on purpose" in ret.stdout + ret.stderr
+
+
+def test_modules_synced_without_their_helpers_name_the_sync(tmp_path, sim):
+    config = _synced_minion(tmp_path / "minion", sim, None)
+    ret = _salt_call(config, "hpvm.guests")
+    assert ret.returncode != 0, ret.stdout
+    out = ret.stdout + ret.stderr
+    assert "salt-vpkg helper vpkg_" in out and "saltutil.sync_utils" in out, out[-2000:]
+    assert "No module named 'saltext'" not in out

@@ -7,6 +7,7 @@ test here proves that construction against Serviceguard's published rule, writte
 plain regular expression, so the strategies cannot silently drift into generating valid names.
 """
 
+import ipaddress
 import math
 import re
 import string
@@ -17,6 +18,9 @@ from hypothesis import strategies as st
 # Serviceguard's rule (Managing Serviceguard): letters, digits, '.', '-', '_', at most 39
 # characters, starting and ending with a letter or digit. Written independently of vpkg_names.
 SG_RULE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,37}[A-Za-z0-9])?")
+# RFC 1123 host names: dot-separated labels of letters, digits and '-' (1-63 characters, not
+# starting or ending with '-'), at most 253 characters; or an IP address. Also independent of vpkg_names.
+HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
 ALNUM = string.ascii_letters + string.digits
 FRAGMENT = st.text(alphabet=ALNUM, min_size=0, max_size=8)
@@ -32,7 +36,7 @@ def _wrap(fragment_a, middle, fragment_b):
     return fragment_a + middle + fragment_b
 
 
-HOSTILE_TEXT = st.one_of(
+_BAD_SYNTAX = (
     st.just(""),
     st.sampled_from(["..", ".", "-f", "-v", "--help", "*", "~", "$HOME", "%s%n", "\\", "\u202e"]),
     st.builds(_wrap, FRAGMENT, st.sampled_from(METACHARACTERS), FRAGMENT),
@@ -42,10 +46,10 @@ HOSTILE_TEXT = st.one_of(
     st.builds(lambda a, p: p + a, NONEMPTY, st.sampled_from([".", "_", "-"])),  # bad first character
     st.builds(lambda a, p: a + p, NONEMPTY, st.sampled_from([".", "_", "-"])),  # bad last character
     st.builds(_wrap, FRAGMENT, NON_ASCII, FRAGMENT),  # unicode look-alikes, emoji, RTL marks
-    st.text(alphabet=ALNUM, min_size=40, max_size=4000),  # too long
     st.builds(lambda a: f"$({a})", FRAGMENT),
     st.builds(lambda a: f"{a}`id`", FRAGMENT),
 )
+HOSTILE_TEXT = st.one_of(*_BAD_SYNTAX, st.text(alphabet=ALNUM, min_size=40, max_size=4000))  # or too long
 
 WRONG_TYPES = st.one_of(
     st.integers(),
@@ -61,6 +65,10 @@ WRONG_TYPES = st.one_of(
 # optional names; required names get None from REQUIRED_NAME).
 HOSTILE_NAME = st.one_of(HOSTILE_TEXT, WRONG_TYPES)
 REQUIRED_NAME = st.one_of(HOSTILE_NAME, st.none())
+
+# A host (``hpvmmigrate -h``): a host name may be longer than a Serviceguard name (253 characters,
+# in labels of up to 63), so "too long" starts later; the rest is the same bad syntax.
+HOSTILE_HOST = st.one_of(*_BAD_SYNTAX, st.text(alphabet=ALNUM, min_size=254, max_size=4000), WRONG_TYPES)
 
 # Seconds: zero, negative, not a number, or not a number type at all.
 _NUMERIC_WORDS = {"nan", "inf", "infinity"}
@@ -98,3 +106,25 @@ def is_sg_name(value):
 @given(HOSTILE_NAME)
 def test_every_generated_name_breaks_serviceguards_rule(value):
     assert not is_sg_name(value), value
+
+
+def is_host(value):
+    if not isinstance(value, str):
+        return False
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        pass
+    return len(value) <= 253 and all(HOST_LABEL.fullmatch(label) for label in value.split("."))
+
+
+@FAST
+@given(HOSTILE_HOST)
+def test_every_generated_host_is_neither_a_host_name_nor_an_address(value):
+    assert not is_host(value), value
+
+
+def test_the_host_rule_accepts_hosts():
+    # The oracle above is not vacuous: it accepts what hpvmmigrate -h takes.
+    assert all(map(is_host, ["xyzo2", "xyzo2.example.com", "10.0.0.2", "fe80::1", "h" * 63]))

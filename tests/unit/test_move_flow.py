@@ -39,11 +39,6 @@ def test_switching_snapshot_copies_what_it_records():
     assert snap == {"autorun": True, "switching": {"a": True, "b": False}}
 
 
-@pytest.mark.parametrize(("autorun", "expected"), [(True, [["cmmodpkg", "-e", "p1"]]), (False, [])])
-def test_restore_only_what_was_enabled(autorun, expected):
-    assert vpkg_move.restore_switching_argv("p1", {"autorun": autorun, "switching": {}}) == expected
-
-
 def test_unknown_location_message_names_every_restoring_command():
     msg = vpkg_move.unknown_location_message("slvm1", "slvm1", "xyzo1", "xyzo2", "hpvmmigrate: lost")
     assert "LEFT DISABLED" in msg
