@@ -6,6 +6,8 @@ Imported by tests/integration/conftest.py (minions) and tests/integration/proxy/
 
 import pathlib
 
+import yaml
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 # vmh1 runs five guests; vmh2 and vmh3 each have 12 of 16 memory free. g1 or g2 (8) fit on
@@ -103,3 +105,37 @@ def minion_dirs():
 def proxy_dirs():
     """A proxy's: the same, and the vmhost proxy module."""
     return {**minion_dirs(), "proxy_dirs": [str(ROOT / "_proxy")]}
+
+
+def vmhost_proxy(host):
+    """The ``proxy:`` settings of the proxy for one VM host (docs/proxy.md)."""
+    return {
+        "proxytype": "vmhost",
+        "host": host.host,
+        "port": host.port,
+        "user": host.user,
+        "identity_file": str(host.identity_file),
+        "known_hosts_file": str(host.known_hosts_file),
+        "connect_timeout": 5,
+    }
+
+
+def vmhost_pillar(node, sim):
+    """The rest of what an operator writes in the pillar of the proxy for ``node``."""
+    return {
+        "vpkg.node": node,
+        "serviceguard.bin_dir": str(sim.bindir(node)),
+        "hpvm.bin_dir": str(sim.bindir(node)),
+    }
+
+
+def write_pillar(base, pillars):
+    """A pillar_roots folder: one SLS per proxy id, and a top file mapping each id to its own."""
+    root = pathlib.Path(base)
+    root.mkdir(parents=True, exist_ok=True)
+    top = {"base": {}}
+    for minion_id, data in pillars.items():
+        (root / f"{minion_id}.sls").write_text(yaml.safe_dump(data))
+        top["base"][minion_id] = [minion_id]
+    (root / "top.sls").write_text(yaml.safe_dump(top))
+    return {"base": [str(root)]}

@@ -15,7 +15,7 @@ import shutil
 
 import pytest
 import yaml
-from labsetup import CLUSTER, master_overrides, proxy_dirs
+from labsetup import CLUSTER, master_overrides, proxy_dirs, vmhost_pillar, vmhost_proxy, write_pillar
 from sshhost import ssh_account, ssh_client_key, ssh_hosts  # noqa: F401 - fixtures
 
 from sgsim.testing import SimCluster
@@ -36,40 +36,6 @@ def sim(tmp_path_factory, cluster_yaml):
 @pytest.fixture(scope="package")
 def audit_file(tmp_path_factory):
     return tmp_path_factory.mktemp("paudit") / "vpkg-audit.jsonl"
-
-
-def vmhost_proxy(host):
-    """The ``proxy:`` settings of the proxy for one VM host (docs/proxy.md)."""
-    return {
-        "proxytype": "vmhost",
-        "host": host.host,
-        "port": host.port,
-        "user": host.user,
-        "identity_file": str(host.identity_file),
-        "known_hosts_file": str(host.known_hosts_file),
-        "connect_timeout": 5,
-    }
-
-
-def vmhost_pillar(node, sim):
-    """The rest of what an operator writes in the pillar of the proxy for ``node``."""
-    return {
-        "vpkg.node": node,
-        "serviceguard.bin_dir": str(sim.bindir(node)),
-        "hpvm.bin_dir": str(sim.bindir(node)),
-    }
-
-
-def write_pillar(base, pillars):
-    """A pillar_roots folder: one SLS per proxy id, and a top file mapping each id to its own."""
-    root = pathlib.Path(base)
-    root.mkdir(parents=True, exist_ok=True)
-    top = {"base": {}}
-    for minion_id, data in pillars.items():
-        (root / f"{minion_id}.sls").write_text(yaml.safe_dump(data))
-        top["base"][minion_id] = [minion_id]
-    (root / "top.sls").write_text(yaml.safe_dump(top))
-    return {"base": [str(root)]}
 
 
 @pytest.fixture(scope="package")
