@@ -8,6 +8,7 @@ from unittest.mock import MagicMock, patch
 
 import pytest
 from salt.exceptions import CommandExecutionError, SaltInvocationError
+from samples import read
 from test_names import HOSTILE
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -51,6 +52,21 @@ def test_guests():
     )
     assert list(guests) == ["slvm1", "web2", "old1"]
     assert guests["old1"]["state"] == "Off (NR)"
+
+
+def test_guests_from_output_in_another_form_names_the_command_and_its_first_line():
+    # The table instead of -M (a wrapper, an alias): not a host without guests.
+    with patch.dict(hpvm.__salt__, {"cmd.run_all": ran(read("real_hpvmstatus_table_juanma.txt"))}):
+        with pytest.raises(CommandExecutionError) as err:
+            hpvm.guests()
+    message = str(err.value)
+    assert f"Cannot read the output of {BIN}/hpvmstatus -M:" in message
+    assert "'[Virtual Machines]'" in message
+
+
+def test_guests_of_a_host_without_guests():
+    with patch.dict(hpvm.__salt__, {"cmd.run_all": ran(read("real_hpvmstatus_no_guests.txt"))}):
+        assert hpvm.guests() == {}
 
 
 def test_guest_found_in_machine_output():

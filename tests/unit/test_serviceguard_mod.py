@@ -7,6 +7,7 @@ from unittest.mock import MagicMock, patch
 
 import pytest
 from salt.exceptions import CommandExecutionError, SaltInvocationError
+from samples import read
 from test_names import HOSTILE
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -104,6 +105,33 @@ def test_unparseable_output_is_a_command_error_naming_the_command():
     with patch.dict(serviceguard.__salt__, {"cmd.run_all": run_all}):
         with pytest.raises(CommandExecutionError, match=r"cmviewcl -v -f line: cluster seed: no 'status'"):
             serviceguard.cluster()
+
+
+@pytest.mark.parametrize(
+    ("sample", "first"),
+    [
+        ("real_cmviewcl_table_titan.txt", "CLUSTER              STATUS"),
+        ("real_cmviewcl_old_release.txt", "cmviewcl: illegal option -- f"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("call", "command"),
+    [
+        (serviceguard.capacity, "cmviewcl -v -f line -l node"),
+        (serviceguard.cluster, "cmviewcl -v -f line"),
+        (lambda: serviceguard.node("tn1s003"), "cmviewcl -v -f line -l node -n tn1s003"),
+        (lambda: serviceguard.package("pkg_eq"), "cmviewcl -v -f line -l package -p pkg_eq"),
+    ],
+    ids=["capacity", "cluster", "node", "package"],
+)
+def test_output_in_another_form_names_the_command_and_its_first_line(call, command, sample, first):
+    # A wrapper script or an alias that exits 0 with the table: not a cluster without nodes.
+    with patch.dict(serviceguard.__salt__, {"cmd.run_all": ran(read(sample))}):
+        with pytest.raises(CommandExecutionError) as err:
+            call()
+    message = str(err.value)
+    assert f"Cannot read the output of {BIN}/{command}:" in message
+    assert repr(first) in message
 
 
 # --- acting -------------------------------------------------------------------------------------
