@@ -85,7 +85,7 @@ def _run(argv):
         stderr = (result.get("stderr") or "").strip()
         stdout = (result.get("stdout") or "").strip()
         raise CommandExecutionError(
-            f"{' '.join(argv)} failed (exit status {result.get('retcode')}): {stderr or stdout}",
+            f"{' '.join(argv)} failed (exit status {result.get('retcode')}): {vpkg_cmd.said(stdout, stderr)}",
             info={"argv": argv, "retcode": result.get("retcode"), "stderr": stderr, "stdout": stdout},
         )
     return result.get("stdout") or ""

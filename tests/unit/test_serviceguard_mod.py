@@ -187,6 +187,19 @@ def test_refused_run_carries_serviceguard_message():
     assert err.value.info["argv"] == [f"{BIN}/cmrunpkg", "-n", "xyzo2", "slvm1"]
 
 
+def test_refusal_reason_on_stdout_is_in_the_first_line_of_the_error():
+    # cmrunpkg may print the reason on stdout and only its summary on stderr (the TITAN sample).
+    reason, summary = read("real_cmrunpkg_not_eligible.txt").splitlines()
+    run_all = ran(stdout=reason + "\n", stderr=summary + "\n", retcode=1)
+    with patch.dict(serviceguard.__salt__, {"cmd.run_all": run_all}):
+        with pytest.raises(CommandExecutionError) as err:
+            serviceguard.run("pkg_eq", node="tn1s004")
+    first, *rest = err.value.error.splitlines()
+    assert first == f"{BIN}/cmrunpkg -n tn1s004 pkg_eq failed (exit status 1): {reason}"
+    assert summary in rest
+    assert (err.value.info["stdout"], err.value.info["stderr"]) == (reason, summary)
+
+
 def test_default_configuration():
     run_all = ran(OK)
     defaults = {"config.get": lambda key, default=None: default, "cmd.run_all": run_all}
