@@ -29,6 +29,7 @@ import os
 import secrets
 import time
 
+import salt.utils.args
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
@@ -77,6 +78,36 @@ def _validate(package, target):
         vpkg_names.check_name(target, "target")
     except ValueError as exc:
         raise SaltInvocationError(str(exc)) from None
+
+
+def _internal(kwargs, allowed):
+    """The internal keyword arguments the master's runner passes (kept out of ``sys.argspec``).
+
+    Salt's ``__pub_*`` keys are dropped; any other unknown keyword is refused.
+    """
+    kwargs = salt.utils.args.clean_kwargs(**kwargs)
+    unknown = {key: value for key, value in kwargs.items() if key not in allowed}
+    if unknown:
+        salt.utils.args.invalid_kwargs(unknown)
+    return kwargs
+
+
+def _acting_as(expected_node):
+    """Refuse, before any command runs, to act for a node this VM host does not take itself for.
+
+    The runner names the node it asks this host to act for: a host whose hostname is not its
+    Serviceguard node name, without ``vpkg.node`` set, would otherwise check and move as the
+    wrong node.
+    """
+    if expected_node is None:
+        return
+    try:
+        vpkg_names.check_name(expected_node, "expected_node")
+    except ValueError as exc:
+        raise SaltInvocationError(str(exc)) from None
+    here = local_node()
+    if here != expected_node:
+        raise CommandExecutionError(vpkg_move.wrong_node_message(expected_node, here))
 
 
 def _fire(package, phase, data):
@@ -234,7 +265,7 @@ def _guest_checks(guest, target, migrate_check=True, guests=None):
     return checks
 
 
-def check(package, target):
+def check(package, target, **kwargs):
     """
     Preflight of an online move of ``package`` from this node to ``target``; nothing changes.
 
@@ -243,6 +274,9 @@ def check(package, target):
     available capacity covers the package's weight for every capacity; the guest has online
     migration enabled; and ``hpvmmigrate -s`` passes.
 
+    The master's runner also passes ``expected_node``, the node it asks this host to act for:
+    a host that takes itself for another node (``vpkg.node``, else its hostname) refuses.
+
     CLI Example:
 
     .. code-block:: bash
@@ -250,6 +284,8 @@ def check(package, target):
         salt xyzo1 vpkg.check slvm1 xyzo2
     """
     _validate(package, target)
+    kwargs = _internal(kwargs, ("expected_node",))
+    _acting_as(kwargs.get("expected_node"))
     cluster = __salt__["serviceguard.cluster"]()
     return _check(cluster, package, target)
 
@@ -268,7 +304,7 @@ def _check(cluster, package, target, reserved=None, migrate_check=True, guests=N
     return result
 
 
-def move(package, target, timeout=None, reserved=None):
+def move(package, target, timeout=None, **kwargs):
     """
     Move the running guest package ``package`` from this node to ``target``, online.
 
@@ -285,9 +321,10 @@ def move(package, target, timeout=None, reserved=None):
         Seconds the online migration may take before it is aborted (default
         ``vpkg.migrate_timeout``, 3600).
 
-    reserved
-        ``{node: {capacity: amount}}`` held by other moves in flight (the master's runner passes
-        it): the capacity preflight counts it as used on those nodes.
+    The master's runner also passes two internal keyword arguments: ``reserved``,
+    ``{node: {capacity: amount}}`` held by other moves in flight, which the capacity preflight
+    counts as used on those nodes; and ``expected_node``, the node it asks this host to act for
+    (a host that takes itself for another node refuses before any command runs).
 
     CLI Example:
 
@@ -303,10 +340,12 @@ def move(package, target, timeout=None, reserved=None):
             raise SaltInvocationError(str(exc)) from None
     else:
         timeout = float(_config("migrate_timeout", 3600))
+    kwargs = _internal(kwargs, ("reserved", "expected_node"))
     try:
-        reserved = vpkg_names.check_reserved(reserved)
+        reserved = vpkg_names.check_reserved(kwargs.get("reserved"))
     except ValueError as exc:
         raise SaltInvocationError(str(exc)) from None
+    _acting_as(kwargs.get("expected_node"))
     ends = {"source": local_node(), "target": target, "percent": 100}
     try:
         with _package_lock(package):

@@ -237,7 +237,7 @@ def check(package, target=None):
 def _check_result(master, package, source, target, pre):
     checks = list(pre["checks"])
     if pre["ok"]:
-        ok, host = master.call(source, "vpkg.check", [package, target])
+        ok, host = master.call(source, "vpkg.check", [package, target], {"expected_node": source})
         if ok and isinstance(host, dict):
             seen = {c["name"] for c in checks}
             checks.extend(c for c in host.get("checks", []) if c["name"] not in seen)
@@ -404,7 +404,7 @@ def _run_move(master, package, source, target, timeout, progress, reserved):
         source,
         "vpkg.move",
         [package, target],
-        {"timeout": timeout, "reserved": reserved},
+        {"timeout": timeout, "reserved": reserved, "expected_node": source},
         f"vpkg/move/{package}/",
         relay,
         timeout + 120,
