@@ -141,6 +141,15 @@ def refused_before_change(result):
     return result.get("result") is False and bool(steps) and all(s.get("step") == "preflight" for s in steps)
 
 
+def shows_progress(output):
+    """Whether salt-run's ``--out`` is one a person reads, where each progress event is printed.
+
+    The default (nested) and ``vpkg`` outputters are; json, yaml and every other one are a
+    script's, which wants the return as the one document printed.
+    """
+    return output in (None, "", "nested", "vpkg")
+
+
 class ProgressFilter:
     """Which of a move's progress events are worth showing to the operator.
 
