@@ -23,8 +23,14 @@ try:
     import vpkg_cmd  # synced from file_roots: Salt puts extmods/utils on sys.path while loading
     import vpkg_names
     import vpkg_sgparse
-except ImportError:
-    from saltext.vpkg.utils import vpkg_cmd, vpkg_names, vpkg_sgparse  # pip-installed
+except ImportError as synced:
+    try:
+        from saltext.vpkg.utils import vpkg_cmd, vpkg_names, vpkg_sgparse  # pip-installed
+    except ImportError as installed:  # neither: the module was synced without its utils
+        raise ImportError(
+            f"salt-vpkg's utils are missing ({synced}; {installed}): run saltutil.sync_utils "
+            "(or saltutil.sync_all) for this minion, or pip install salt-vpkg"
+        ) from None
 
 log = logging.getLogger(__name__)
 

@@ -40,18 +40,24 @@ try:  # synced from file_roots: Salt puts extmods/utils on sys.path while loadin
     import vpkg_operate
     import vpkg_records
     import vpkg_reserve
-except ImportError:
-    from saltext.vpkg.utils import (  # pip-installed
-        vpkg_audit,
-        vpkg_capacity,
-        vpkg_failover,
-        vpkg_master,
-        vpkg_move,
-        vpkg_names,
-        vpkg_operate,
-        vpkg_records,
-        vpkg_reserve,
-    )
+except ImportError as synced:
+    try:
+        from saltext.vpkg.utils import (  # pip-installed
+            vpkg_audit,
+            vpkg_capacity,
+            vpkg_failover,
+            vpkg_master,
+            vpkg_move,
+            vpkg_names,
+            vpkg_operate,
+            vpkg_records,
+            vpkg_reserve,
+        )
+    except ImportError as installed:  # neither: the runner was synced without its utils
+        raise ImportError(
+            f"salt-vpkg's utils are missing ({synced}; {installed}): run salt-run saltutil.sync_utils "
+            "(or saltutil.sync_all) on this master, or pip install salt-vpkg"
+        ) from None
 
 log = logging.getLogger(__name__)
 
