@@ -143,12 +143,15 @@ def _switching(enabled):
 def _failed_move_changes(info, was_on, now=None):
     """What a failed ``vpkg.move`` changed, from its error's info (pure, so it is tested on data).
 
-    ``info`` holds ``location`` (``target`` once the guest runs there) and ``switching``
-    ``{before, after}`` (``after`` None when switching was never touched); ``now`` is
-    ``(node the package runs on,)`` when it could be read afterwards, else None.
+    ``info`` holds ``location`` (vpkg_move's ``target``, ``source`` or ``unknown`` once the
+    migration ran, else None) and ``switching`` ``{before, after}`` (``after`` None when switching
+    was never touched); ``now`` is ``(node the package runs on,)`` when it could be read
+    afterwards, else None. Where the package runs is a change of ours only if the guest may have
+    left: a move refused or failed before migrating changes no node.
     """
     changes = {}
-    if info.get("location") == "target":  # vpkg_move.ON_TARGET: the guest runs on the target
+    location = info.get("location")
+    if location == "target":  # the guest runs on the target
         changes["guest"] = {"old": info.get("source") or was_on, "new": info.get("target")}
     switching = info.get("switching") or {}
     before, after = switching.get("before"), switching.get("after")
@@ -158,6 +161,6 @@ def _failed_move_changes(info, was_on, now=None):
                 "old": _switching(before.get("autorun")),
                 "new": _switching(after.get("autorun")),
             }
-    if now is not None and now[0] != was_on:
+    if location in ("target", "unknown") and now is not None and now[0] != was_on:
         changes["node"] = {"old": was_on, "new": now[0]}
     return changes
