@@ -27,8 +27,8 @@ class ParseError(ValueError):
 
 # The part before the first '=': element[:instance] segments joined by '|', then the attribute.
 # An instance may hold ':' (``ip_address:fe80::1``); nothing in it is blank, nor is a name.
-_KEY = re.compile(r"(?:[A-Za-z_][\w.-]*(?::[^|\s]+)?\|)*[A-Za-z_][\w.-]*")
-_QUOTED = re.compile(r'"([^"]*)"')
+_PREFIX = re.compile(r"[A-Za-z_][\w.-]*(?::[^|\s]+)?(?:\|[A-Za-z_][\w.-]*(?::[^|\s]+)?)*")
+_ATTR = re.compile(r"[A-Za-z_][\w.-]*")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -54,17 +54,17 @@ def parse_lines(text):
         if not line:
             continue
         key, sep, value = line.partition("=")
-        key = key.strip()
-        if not _KEY.fullmatch(key):
+        prefix, _, attr = key.strip().rpartition("|")
+        target = targets.get(prefix)
+        # Checked once per prefix (most lines share one), and per attribute (identifiers, mostly).
+        known = attr.isidentifier() or _ATTR.fullmatch(attr)
+        if not known or (target is None and not _PREFIX.fullmatch(prefix)):
             raise ParseError(
                 f"line {number} is not in cmviewcl's line format ([element:instance|...]attribute=value): "
                 f"{line!r}"
             )
-        quoted = _QUOTED.fullmatch(value)
-        if quoted:
-            value = quoted[1]
-        prefix, _, attr = key.rpartition("|")
-        target = targets.get(prefix)
+        if value[:1] == '"' and len(value) > 1 and value[-1] == '"' and '"' not in value[1:-1]:
+            value = value[1:-1]
         if target is None:
             target = _descend(root, prefix)
             if target is None:
