@@ -15,9 +15,10 @@ Events (tag ``salt/beacon/<minion>/serviceguard/<kind>/<name>``):
   new: {...}}`` where ``change`` is ``failed_over`` (now up on another node without a move by us),
   ``moved``, ``halted``, ``started`` or ``changed``.
 
-The first look only records the cluster; changes are reported from the second one on. Every
-cluster node sees the same cluster, so each change is reported by every node running the beacon:
-consumers key on the tag, or run the beacon on one node.
+The beacon loads only where the ``serviceguard`` execution module does (its commands are there);
+elsewhere Salt logs why. The first look only records the cluster; changes are reported from the
+second one on. Every cluster node sees the same cluster, so each change is reported by every node
+running the beacon: consumers key on the tag, or run the beacon on one node.
 
 :depends: the ``serviceguard`` execution module of this project
 """
@@ -28,7 +29,15 @@ _LAST = "serviceguard.beacon.last"
 
 
 def __virtual__():
-    return __virtualname__
+    # Without Serviceguard there is nothing to look at: not loading says why once, where an
+    # error event every interval would not.
+    if "serviceguard.cluster" in __salt__:
+        return __virtualname__
+    return (
+        False,
+        "The serviceguard beacon needs the serviceguard execution module, which did not load: no "
+        "Serviceguard commands on this host (cmviewcl in serviceguard.bin_dir, default /usr/sbin)",
+    )
 
 
 def validate(config):

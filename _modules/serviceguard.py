@@ -95,7 +95,7 @@ def _run(argv):
     raise CommandExecutionError on failure."""
     result = vpkg_command.run_on_host(globals().get("__proxy__"), argv, _timeout())
     if result.get("retcode") != 0:
-        raise CommandExecutionError(*vpkg_command.failure(argv, result))
+        raise CommandExecutionError(*vpkg_command.failure(argv, result, said=vpkg_cmd.said))
     return result.get("stdout") or ""
 
 

@@ -27,6 +27,7 @@ The procedure itself is plain Python (``vpkg_hostmove``) behind two seams: the c
 import logging
 import pathlib
 
+import salt.utils.args
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "modules"):  # pip-installed
@@ -34,6 +35,7 @@ if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "modules"
         vpkg_config,
         vpkg_hostlocks,
         vpkg_hostmove,
+        vpkg_move,
         vpkg_names,
         vpkg_sg,
         vpkg_tokens,
@@ -44,6 +46,7 @@ else:  # synced or the checkout: the helpers by name, from the utils folders Sal
         import vpkg_config
         import vpkg_hostlocks
         import vpkg_hostmove
+        import vpkg_move
         import vpkg_names
         import vpkg_sg
         import vpkg_tokens
@@ -97,6 +100,36 @@ def _validate(package, target):
         raise SaltInvocationError(str(exc)) from None
 
 
+def _internal(kwargs, allowed):
+    """The internal keyword arguments the master's runner passes (kept out of ``sys.argspec``).
+
+    Salt's ``__pub_*`` keys are dropped; any other unknown keyword is refused.
+    """
+    kwargs = salt.utils.args.clean_kwargs(**kwargs)
+    unknown = {key: value for key, value in kwargs.items() if key not in allowed}
+    if unknown:
+        salt.utils.args.invalid_kwargs(unknown)
+    return kwargs
+
+
+def _acting_as(expected_node):
+    """Refuse, before any command runs, to act for a node this VM host does not take itself for.
+
+    The runner names the node it asks this host to act for: a host whose hostname is not its
+    Serviceguard node name, without ``vpkg.node`` set, would otherwise check and move as the
+    wrong node.
+    """
+    if expected_node is None:
+        return
+    try:
+        vpkg_names.check_name(expected_node, "expected_node")
+    except ValueError as exc:
+        raise SaltInvocationError(str(exc)) from None
+    here = local_node()
+    if here != expected_node:
+        raise CommandExecutionError(vpkg_move.wrong_node_message(expected_node, here))
+
+
 def _fire(package, phase, data):
     """Progress on the master's event bus; a lost event must never fail a move."""
     if not _config("events", True) or __opts__.get("file_client") == "local":
@@ -115,7 +148,7 @@ def _seams():
     return vpkg_sg.Serviceguard(__salt__), vpkg_vm.IntegrityVM(__salt__)
 
 
-def check(package, target):
+def check(package, target, **kwargs):
     """
     Preflight of an online move of ``package`` from this node to ``target``; nothing changes.
 
@@ -125,6 +158,9 @@ def check(package, target):
     migration enabled; and ``hpvmmigrate -s`` passes. ``result`` is true when every check passes
     (the check verdict of docs/data.md, ``kind: check``).
 
+    The master's runner also passes ``expected_node``, the node it asks this host to act for:
+    a host that takes itself for another node (``vpkg.node``, else its hostname) refuses.
+
     CLI Example:
 
     .. code-block:: bash
@@ -132,6 +168,8 @@ def check(package, target):
         salt xyzo1 vpkg.check slvm1 xyzo2
     """
     _validate(package, target)
+    kwargs = _internal(kwargs, ("expected_node",))
+    _acting_as(kwargs.get("expected_node"))
     sg, vm = _seams()
     return vpkg_hostmove.check(vm, sg.view(), package, local_node(), target)
 
@@ -144,7 +182,7 @@ def _driver():
     return driver
 
 
-def move(package, target, timeout=None, reserved=None):
+def move(package, target, timeout=None, **kwargs):
     """
     Move the running guest package ``package`` from this node to ``target``, online.
 
@@ -161,9 +199,10 @@ def move(package, target, timeout=None, reserved=None):
         Seconds the online migration may take before it is aborted (default
         ``vpkg.migrate_timeout``, 3600; the deprecated ``hpvm.migrate_timeout`` when only it is set).
 
-    reserved
-        ``{node: {capacity: amount}}`` held by other moves in flight (the master's runner passes
-        it): the capacity preflight counts it as used on those nodes.
+    The master's runner also passes two internal keyword arguments: ``reserved``,
+    ``{node: {capacity: amount}}`` held by other moves in flight, which the capacity preflight
+    counts as used on those nodes; and ``expected_node``, the node it asks this host to act for
+    (a host that takes itself for another node refuses before any command runs).
 
     CLI Example:
 
@@ -181,10 +220,12 @@ def move(package, target, timeout=None, reserved=None):
         timeout = vpkg_names.check_seconds(timeout, what)
     except ValueError as exc:
         raise SaltInvocationError(str(exc)) from None
+    kwargs = _internal(kwargs, ("reserved", "expected_node"))
     try:
-        reserved = vpkg_names.check_reserved(reserved)
+        reserved = vpkg_names.check_reserved(kwargs.get("reserved"))
     except ValueError as exc:
         raise SaltInvocationError(str(exc)) from None
+    _acting_as(kwargs.get("expected_node"))
     source = local_node()
     procedure = vpkg_hostmove.HostMove(
         package,

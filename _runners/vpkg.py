@@ -38,6 +38,7 @@ import pathlib
 import time
 
 import salt.loader
+import salt.utils.event
 from salt.exceptions import SaltInvocationError
 
 if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "runners"):  # pip-installed
@@ -115,23 +116,39 @@ def _reporter():
     ``__jid_event__`` is a module global: when the reactor runs two runner jobs in one process,
     the second replaces it and closes it on finishing, so a job that read the global later would
     report under the other job's tag, then fail. Progress must never break an operation.
+
+    salt-run prints every event the job fires through the outputter named by ``--out``: with a
+    machine outputter (json, yaml, ...) a script would get one document per event before the
+    return. There the events go to the master's event bus only, under the same tag.
     """
     events = globals().get("__jid_event__")
     outputter = _outputter_available()
+    fire = None
+    if events is not None:
+        shown = vpkg_move.shows_progress(__opts__.get("output"))
+        fire = events.fire_event if shown else _bus_only(events)
 
     def progress(message, **data):
         data["message"] = message
         if outputter:
             data["outputter"] = "vpkg"  # one line per event instead of a nested dict
-        if events is None:  # outside a runner job (unit tests, direct calls)
+        if fire is None:  # outside a runner job (unit tests, direct calls)
             log.info("%s", message)
             return
         try:
-            events.fire_event(data, "progress")
+            fire(data, "progress")
         except Exception:  # noqa: BLE001 - see above
             log.debug("vpkg: progress event not sent: %s", message, exc_info=True)
 
     return progress
+
+
+def _bus_only(events):
+    """Fire as ``events.fire_event`` does, without printing (Salt's NamespacedEvent prints too)."""
+    bus, base = getattr(events, "event", None), getattr(events, "base", None)
+    if bus is None or base is None:
+        return events.fire_event
+    return lambda data, suffix: bus.fire_event(data, salt.utils.event.tagify(suffix, base=base))
 
 
 def _outputter_available():
@@ -258,7 +275,7 @@ def _check_result(master, cluster, package, source, target, pre, kind="check"):
     """The master's checks, then, if they pass, the source VM host's: a ``vpkg_results.Verdict``."""
     checks = list(pre["checks"])
     if pre["ok"]:
-        ok, host = master.call(source, "vpkg.check", [package, target])
+        ok, host = master.call(source, "vpkg.check", [package, target], {"expected_node": source})
         if ok and isinstance(host, dict):
             seen = {c["name"] for c in checks}
             checks.extend(c for c in host.get("checks", []) if c["name"] not in seen)
@@ -405,7 +422,7 @@ def _run_move(master, package, source, target, timeout, progress, reserved):
         source,
         "vpkg.move",
         [package, target],
-        {"timeout": timeout, "reserved": reserved},
+        {"timeout": timeout, "reserved": reserved, "expected_node": source},
         f"vpkg/move/{package}/",
         relay,
         timeout + 120,

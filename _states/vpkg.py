@@ -45,6 +45,10 @@ def placed(name, node):
     node
         The node it must run on.
 
+    A move that fails half-way (the guest migrated, Serviceguard did not adopt it) is a failure
+    whose ``changes`` say what did change: ``guest`` (where it runs), ``package_switching`` (left
+    disabled) and ``node`` (where Serviceguard shows the package, when that changed).
+
     CLI Example:
 
     .. code-block:: bash
@@ -97,21 +101,72 @@ def placed(name, node):
     try:
         moved = __salt__["vpkg.move"](name, node)
     except CommandExecutionError as exc:
+        info = exc.info if isinstance(exc.info, dict) else {}
         ret["comment"] = getattr(exc, "error", str(exc))
-        if isinstance(exc.info, dict) and exc.info.get("steps"):
+        if info.get("steps"):
             ret["comment"] += "\nSteps: " + ", ".join(
-                f"{s['step']}={'ok' if s['result'] else 'FAILED'}" for s in exc.info["steps"]
+                f"{s['step']}={'ok' if s['result'] else 'FAILED'}" for s in info["steps"]
             )
+        # A move can fail half-way (the guest migrated, the adopt step failed): say what changed.
+        now, unread = _node_now(name)
+        ret["changes"] = _failed_move_changes(info, where, None if unread else (now,))
+        if unread:
+            ret["comment"] += f"\nThe package could not be read afterwards: {unread}"
         return ret
     except SaltInvocationError as exc:
         ret["comment"] = str(exc)
         return ret
 
-    now = __salt__["serviceguard.package"](name).get("node")
+    ret["changes"] = change
+    now, unread = _node_now(name)
+    if unread:
+        ret["comment"] = (
+            f"vpkg.move reported that package {name} moved to {node}, but the package could not be "
+            f"read afterwards to confirm it: {unread}"
+        )
+        return ret
     if now != node:
+        ret["changes"] = {"node": {"old": where, "new": now}} if now != where else {}
         ret["comment"] = f"vpkg.move reported success but package {name} runs on {now}, not {node}."
         return ret
     ret["result"] = True
-    ret["changes"] = change
     ret["comment"] = moved.get("comment", f"Package {name} moved to {node}.")
     return ret
+
+
+def _node_now(name):
+    """``(node the package runs on, None)``, or ``(None, why it could not be read)``: never raises."""
+    try:
+        return __salt__["serviceguard.package"](name).get("node"), None
+    except (CommandExecutionError, SaltInvocationError) as exc:
+        return None, getattr(exc, "error", None) or str(exc)
+
+
+def _switching(enabled):
+    return "enabled" if enabled else "disabled"
+
+
+def _failed_move_changes(info, was_on, now=None):
+    """What a failed ``vpkg.move`` changed, from its error's info (pure, so it is tested on data).
+
+    ``info`` holds ``location`` (vpkg_move's ``target``, ``source`` or ``unknown`` once the
+    migration ran, else None) and ``switching`` ``{before, after}`` (``after`` None when switching
+    was never touched); ``now`` is ``(node the package runs on,)`` when it could be read
+    afterwards, else None. Where the package runs is a change of ours only if the guest may have
+    left: a move refused or failed before migrating changes no node.
+    """
+    changes = {}
+    location = info.get("location")
+    if location == "target":  # the guest runs on the target
+        changes["guest"] = {"old": info.get("source") or was_on, "new": info.get("target")}
+    switching = info.get("switching") or {}
+    before, after = switching.get("before"), switching.get("after")
+    if isinstance(before, dict) and isinstance(after, dict):
+        if bool(before.get("autorun")) != bool(after.get("autorun")):
+            changes["package_switching"] = {
+                "old": _switching(before.get("autorun")),
+                "new": _switching(after.get("autorun")),
+            }
+    if location in ("target", "unknown") and now is not None and now[0] != was_on:
+        changes["node"] = {"old": was_on, "new": now[0]}
+    return changes

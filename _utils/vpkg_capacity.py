@@ -258,14 +258,18 @@ def _preflight(cluster, ctx, package, target, reserved, source, moving_with):  #
         else f"{target} is not in {package}'s node list {pkg.get('node_list') or []}",
     )
     switching = (pkg.get("switching") or {}).get(target)
-    add(
-        "switching",
-        switching is True,
-        f"node switching of {package} is enabled on {target}"
-        if switching is True
-        else f"node switching of {package} is {'not known' if switching is None else 'disabled'} on {target}"
-        f" (cmmodpkg -e -n {target} {package})",
-    )
+    if not in_list:
+        # cmmodpkg -e -n works only for a node of the package's node list: suggest nothing.
+        add("switching", False, f"not checked: {target} is not in {package}'s node list")
+    else:
+        add(
+            "switching",
+            switching is True,
+            f"node switching of {package} is enabled on {target}"
+            if switching is True
+            else f"node switching of {package} is {'not known' if switching is None else 'disabled'} "
+            f"on {target} (cmmodpkg -e -n {target} {package})",
+        )
     if node is None:
         add("capacity", False, f"not checked: no node {target}")
     else:

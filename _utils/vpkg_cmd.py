@@ -87,6 +87,18 @@ def hpvmmodify_online_migration(bin_dir, guest, enabled):
     return [_bin(bin_dir, "hpvmmodify"), "-P", guest, "-x", f"online_migration={value}"]
 
 
+def said(stdout, stderr):
+    """What a failed command printed, for its error message: stdout's lines, then stderr's.
+
+    A refusal's reason may come on stdout and only the summary on stderr (``cmrunpkg``: ``Unable
+    to run package p on node n. Node is not eligible.``, then ``cmrunpkg: Unable to start some
+    package or package instances``): the reason must be in the first line the operator reads.
+    Blank lines are dropped.
+    """
+    texts = (stdout, stderr)
+    return "\n".join(line.strip() for text in texts for line in (text or "").splitlines() if line.strip())
+
+
 def early_conf(sources, key, default):
     """``key`` from the first mapping of ``sources`` that has it (minion config, grains, pillar:
     config.get's order), for ``__virtual__``, which may run before ``__salt__`` is complete.

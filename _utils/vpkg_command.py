@@ -109,10 +109,11 @@ def on_vmhost_proxy(opts):
     return isinstance(proxy, dict) and proxy.get("proxytype") == "vmhost"
 
 
-def failure(argv, result):
-    """``(message, info)`` for a failed command: what it said, its exit status, in one line.
+def failure(argv, result, said=None):
+    """``(message, info)`` for a failed command: what it said, its exit status.
 
-    The message quotes the command's stderr, or its stdout when stderr is empty.
+    The message quotes the command's stderr, or its stdout when stderr is empty; ``said(stdout,
+    stderr)`` composes it instead where a command puts its reason on stdout (``cmrunpkg``).
     """
     stderr = (result.get("stderr") or "").strip()
     stdout = (result.get("stdout") or "").strip()
@@ -121,4 +122,5 @@ def failure(argv, result):
     for flag in ("timed_out", "lost", "unreachable"):
         if result.get(flag):
             info[flag] = True
-    return f"{' '.join(argv)} failed (exit status {retcode}): {stderr or stdout}", info
+    text = said(stdout, stderr) if said else stderr or stdout
+    return f"{' '.join(argv)} failed (exit status {retcode}): {text}", info

@@ -118,7 +118,7 @@ class Executor:
             self.master.minion(source),
             "vpkg.move",
             arg=[package, target],
-            kwarg={"timeout": self.guest_timeout},
+            kwarg={"timeout": self.guest_timeout, "expected_node": source},
             timeout=self.guest_timeout + ANSWER_GRACE,
             listen=False,
         )

@@ -50,6 +50,16 @@ def unknown_location_message(package, guest, source, target, detail):
     )
 
 
+def wrong_node_message(expected, here):
+    """A VM host asked to act for node ``expected`` takes itself for node ``here``."""
+    return (
+        f"This VM host was asked to act for Serviceguard node {expected}, but it takes itself for node "
+        f"{here} (vpkg.node, else its hostname); nothing was done. If it is node {expected}, set "
+        f"'vpkg.node: {expected}' in its minion config (or grains, or pillar); if it is not, map node "
+        f"{expected} to its own minion in the master's vpkg:node_map."
+    )
+
+
 # The adopt step's commands, in order; what is left of them names the operator's recovery.
 DETACH = "detach"  # cmhaltpkg -d PACKAGE: Serviceguard lets go of the guest on the source
 RUN = "run"  # cmrunpkg -n TARGET PACKAGE: Serviceguard adopts the running guest on the target
@@ -107,6 +117,15 @@ def refused_before_change(result):
     """True when a failed move stopped at its preflight: nothing was changed, it may be retried."""
     steps = result.get("steps") or []
     return result.get("result") is False and bool(steps) and all(s.get("step") == "preflight" for s in steps)
+
+
+def shows_progress(output):
+    """Whether salt-run's ``--out`` is one a person reads, where each progress event is printed.
+
+    The default (nested) and ``vpkg`` outputters are; json, yaml and every other one are a
+    script's, which wants the return as the one document printed.
+    """
+    return output in (None, "", "nested", "vpkg")
 
 
 class ProgressFilter:

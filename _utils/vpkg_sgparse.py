@@ -6,20 +6,29 @@ its prefix. :func:`parse_lines` turns any such output into a nested dict; :func:
 :func:`parse_package`, :func:`parse_node` and :func:`parse_nodes` shape it as docs/data.md says.
 
 Tolerant of what real clusters add (``summary=``, ``interface:``, ``run_script=`` ... are ignored;
-lines in any order; blank lines; values with spaces or ``=``), strict about what the data needs: a
-package without ``status`` is a :class:`ParseError` that shows the package's lines, not a None that
-a move would later trust.
+lines in any order; blank lines; values with spaces or ``=``; double-quoted values lose their
+quotes), strict about what the data needs: a package without ``status`` is a :class:`ParseError`
+that shows the package's lines, not a None that a move would later trust. Text that is not the
+line format at all (the default table, ``cmviewcl: illegal option -- f`` from an older release) is
+refused at its first line that does not follow the grammar, never read as an empty cluster.
 
 Standard library only; no Salt dunders (see docs/installing.md).
 """
 
 import math
+import re
 
 _SWITCH = {"enabled": True, "disabled": False, "yes": True, "no": False, "on": True, "off": False}
 
 
 class ParseError(ValueError):
     """Output that cannot be turned into the documented data; the message shows where."""
+
+
+# The part before the first '=': element[:instance] segments joined by '|', then the attribute.
+# An instance may hold ':' (``ip_address:fe80::1``); nothing in it is blank, nor is a name.
+_PREFIX = re.compile(r"[A-Za-z_][\w.-]*(?::[^|\s]+)?(?:\|[A-Za-z_][\w.-]*(?::[^|\s]+)?)*")
+_ATTR = re.compile(r"[A-Za-z_][\w.-]*")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -30,21 +39,32 @@ def parse_lines(text):
     """Parse ``cmviewcl -f line`` text into a nested dict.
 
     ``node:n1|capacity:c|value=10`` becomes ``{"node": {"n1": {"capacity": {"c": {"value": "10"}}}}}``.
-    Values stay strings (everything after the first ``=``). An element without instance
-    (``first_cluster_lock|...``) nests directly; a line without ``=`` gets the value None. A line
-    whose path collides with an attribute of the same name is ignored: it cannot be represented,
-    and no field this project needs is shaped that way.
+    Values stay strings (everything after the first ``=``; a value wholly in double quotes,
+    ``fs_type="vxfs"``, loses them). An element without instance (``first_cluster_lock|...``) nests
+    directly; a line without ``=`` gets the value None. A line whose path collides with an
+    attribute of the same name is ignored: it cannot be represented, and no field this project
+    needs is shaped that way. A line that does not follow the grammar (a table row, a usage
+    message) is a :class:`ParseError` naming it: such text is not this format.
     """
     root = {}
     # Most lines share a prefix with the line before: cache each prefix's target dict.
     targets = {"": root}
-    for raw in text.splitlines():
+    for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line:
             continue
         key, sep, value = line.partition("=")
         prefix, _, attr = key.strip().rpartition("|")
         target = targets.get(prefix)
+        # Checked once per prefix (most lines share one), and per attribute (identifiers, mostly).
+        known = attr.isidentifier() or _ATTR.fullmatch(attr)
+        if not known or (target is None and not _PREFIX.fullmatch(prefix)):
+            raise ParseError(
+                f"line {number} is not in cmviewcl's line format ([element:instance|...]attribute=value): "
+                f"{line!r}"
+            )
+        if value[:1] == '"' and len(value) > 1 and value[-1] == '"' and '"' not in value[1:-1]:
+            value = value[1:-1]
         if target is None:
             target = _descend(root, prefix)
             if target is None:
@@ -164,9 +184,16 @@ def _node(name, tree, prefix):
 
 
 def parse_nodes(text):
-    """Every node of ``cmviewcl [-v] -f line [-l node]`` output: ``{name: node}`` (docs/data.md)."""
+    """Every node of ``cmviewcl [-v] -f line [-l node]`` output: ``{name: node}`` (docs/data.md).
+
+    A cluster has at least one node: output that lists none is refused, not read as no nodes.
+    """
     tree = parse_lines(text)
-    return {name: _node(name, sub, f"node:{name}|") for name, sub in _instances(tree, "node").items()}
+    nodes = _instances(tree, "node")
+    if not nodes:
+        shown = "\n  ".join(_lines_of("", tree)) or "(no output)"
+        raise ParseError(f"no node in cmviewcl output; its lines were:\n  {shown}")
+    return {name: _node(name, sub, f"node:{name}|") for name, sub in nodes.items()}
 
 
 def parse_node(text, name):

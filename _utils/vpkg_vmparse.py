@@ -1,9 +1,11 @@
 """Parsers for Integrity VM's ``hpvmstatus`` and ``hpvmmigrate`` output (pure: text in, data out).
 
 Shapes follow docs/data.md; the forms parsed are those of docs/formats.md and the real samples of
-the reference (OpenSVC's ``-M`` field positions). Unknown lines
-are skipped; a line that claims to be a guest but lacks a field the data needs is a
-:class:`ParseError` that shows the line.
+the reference (OpenSVC's ``-M`` field positions). A line that
+claims to be a guest but lacks a field the data needs is a :class:`ParseError` that shows the line;
+so is the first line of text in another form (``hpvmstatus``'s table given to the ``-M`` parser, ...): such
+text is refused, never read as a host without guests. A host without guests is an empty result:
+no output, or Integrity VM's ``No vPars or VMs currently configured``.
 
 Hypervisor specifics stay here and in ``_modules/hpvm.py``: the rest of the project sees only the
 guest shape, so another hypervisor's module can stand beside them.
@@ -28,6 +30,23 @@ def memory_mb(text):
     if not match:
         raise ParseError(f"bad memory size {text!r}: expected a number with KB, MB, GB or TB")
     return round(float(match.group(1)) * _UNITS[match.group(2).upper()])
+
+
+# What hpvmstatus prints on a VM host with no guest (HP's getsysinfo.sh looks for this line).
+_NO_GUESTS_RE = re.compile(r"(?:hpvmstatus:\s*)?No (?:vPars or )?VMs currently configured\.?", re.I)
+
+
+def _lines(text):
+    """``(number, stripped line)`` for each line of ``text``; none for a host without guests."""
+    lines = [(n, raw.strip()) for n, raw in enumerate(text.splitlines(), 1)]
+    shown = [line for _, line in lines if line]
+    if len(shown) == 1 and _NO_GUESTS_RE.fullmatch(shown[0]):
+        return []
+    return lines
+
+
+def _unread(form, number, line):
+    return ParseError(f"line {number} is not in the form of {form}: {line!r}")
 
 
 def _state(text):
@@ -93,11 +112,12 @@ def _guest_from_machine(line):
     if len(fields) < _M_FIELDS:
         raise ParseError(f"hpvmstatus -M line has {len(fields)} fields, expected {_M_FIELDS}: {line!r}")
     name = fields[0].strip()
+    # vCPUs and memory may carry ';'-separated sub-fields: the first is the value (as OpenSVC reads).
     vcpus = _int(fields[19].split(";")[0])
     if not name or vcpus is None or fields[10].strip() not in ("On", "Off"):
         raise ParseError(f"hpvmstatus -M line lacks name, state or vCPUs: {line!r}")
     try:
-        memory = memory_mb(fields[20])
+        memory = memory_mb(fields[20].split(";")[0])
     except ParseError as err:
         raise ParseError(f"{err} in hpvmstatus -M line {line!r}") from None
     runnable = _yes(fields[4], "Runnable", "Not Runnable")
@@ -124,12 +144,16 @@ def _guest_from_machine(line):
 
 
 def parse_status_machine(text):
-    """``hpvmstatus -M`` -> ``{guest name: guest}`` (docs/data.md), in output order."""
+    """``hpvmstatus -M`` -> ``{guest name: guest}`` (docs/data.md), in output order.
+
+    Every line is a guest: a line without a ``:`` (a table's header or row) is refused.
+    """
     guests = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or ":" not in line:
+    for number, line in _lines(text):
+        if not line:
             continue
+        if ":" not in line:
+            raise _unread("hpvmstatus -M (colon-separated fields)", number, line)
         guest = _guest_from_machine(line)
         guests[guest["name"]] = guest
     return guests
@@ -204,21 +228,25 @@ def parse_status_verbose(text):
     """``hpvmstatus -V [-P guest]`` -> ``{guest name: guest}``; blocks are separated by blank lines.
 
     Section headers (``[Virtual Machine Details]``) and ``====`` rulers are skipped; a block with no
-    ``Virtual Machine Name`` line is not a guest and is ignored.
+    ``Virtual Machine Name`` line is not a guest and is ignored. Text with lines but no guest at all
+    (another form of output) is refused at its first line.
     """
     guests = {}
     block = []
-    for raw in [*text.splitlines(), ""]:
-        line = raw.strip()
+    first = None  # the first line that is neither a header nor a ruler
+    for number, line in [*_lines(text), (None, "")]:
         if line.startswith(("[", "=")):
             continue
         if line:
+            first = first or (number, line)
             block.append(line)
             continue
         if any(_V_KEYS.get(_verbose_key(b.partition(":")[0])) == "name" for b in block):
             guest = _guest_from_verbose(block)
             guests[guest["name"]] = guest
         block = []
+    if first and not guests:
+        raise _unread("hpvmstatus -V ('Key : Value' blocks, one with 'Virtual Machine Name')", *first)
     return guests
 
 

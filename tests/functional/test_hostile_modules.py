@@ -166,6 +166,47 @@ def test_reserved_capacity_refuses_hostile_values(host, value):
 
 
 @V.FAST
+@given(V.HOSTILE_NAME)
+def test_expected_node_refuses_hostile_values(host, value):
+    # The node the runner asks the host to act for is checked like every name, before cmviewcl.
+    mods, _, _ = host
+    _refused(host, mods.vpkg.move, "g1", "vmh2", expected_node=value)
+    _refused(host, mods.vpkg.check, "g1", "vmh2", expected_node=value)
+
+
+def test_unknown_keyword_arguments_are_refused(host):
+    mods, _, _ = host
+    assert "bogus=1" in _refused(host, mods.vpkg.move, "g1", "vmh2", bogus=1)
+    assert "bogus=1" in _refused(host, mods.vpkg.check, "g1", "vmh2", bogus=1)
+
+
+def test_internal_arguments_stay_out_of_argspec(host):
+    # reserved and expected_node are for the master's runner, not for an operator's CLI.
+    mods, _, _ = host
+    spec = mods.sys.argspec("vpkg.*")
+    assert spec["vpkg.move"]["args"] == ["package", "target", "timeout"]
+    assert spec["vpkg.check"]["args"] == ["package", "target"]
+
+
+def test_a_host_asked_to_act_for_another_node_refuses_before_any_command(host):
+    # This host is vmh1 (vpkg.node); a runner that believes it is xyzo1 is told so, and how to fix it.
+    mods, _, log = host
+    for call in (mods.vpkg.move, mods.vpkg.check):
+        log.write_text("")
+        with pytest.raises(CommandExecutionError) as err:
+            call("g1", "vmh2", expected_node="xyzo1")
+        message = err.value.error
+        assert "asked to act for Serviceguard node xyzo1, but it takes itself for node vmh1" in message
+        assert "'vpkg.node: xyzo1'" in message and "nothing was done" in message
+        assert log.read_text() == "", log.read_text()
+    # Asked to act for the node it is (Salt's __pub_ keys beside it), it goes on and reads the cluster.
+    log.write_text("")
+    with pytest.raises(CommandExecutionError, match="stand-in"):
+        mods.vpkg.check("g1", "vmh2", expected_node="vmh1", __pub_fun="vpkg.check")
+    assert "cmviewcl" in log.read_text()
+
+
+@V.FAST
 @given(V.HOSTILE_FLAG)
 def test_flags_refuse_values_that_are_not_bools(host, value):
     mods, _, _ = host

@@ -9,7 +9,7 @@ SALT_RUN = pathlib.Path(sys.executable).parent / "salt-run"
 
 
 def last_json(text):
-    """salt-run prints each progress event before the return: the return is the last document."""
+    """The return: the last document salt-run printed (with --out=json it prints only that one)."""
     decoder, pos, last = json.JSONDecoder(), 0, None
     text = text.strip()
     while pos < len(text):

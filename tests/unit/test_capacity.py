@@ -122,6 +122,21 @@ def test_target_outside_the_node_list_or_with_switching_off():
     assert "cmmodpkg -e -n n3 g1" in result["checks"][5]["reason"]
 
 
+@pytest.mark.parametrize(("package", "target"), [("g2", "n3"), ("g1", "n9")])
+def test_a_target_outside_the_node_list_is_not_told_a_switching_command(package, target):
+    # cmmodpkg -e -n only works for a node of the package's node list: suggesting it there misleads.
+    result = cap.preflight(demo(), package, target)
+    switching = next(c for c in result["checks"] if c["name"] == "switching")
+    assert switching["ok"] is False
+    assert "cmmodpkg" not in switching["reason"]
+    assert switching["reason"] == f"not checked: {target} is not in {package}'s node list"
+    # In the node list, with switching not known or disabled, the command that enables it is named.
+    c = demo()
+    del c["packages"]["g1"]["switching"]["n3"]
+    unknown = next(x for x in cap.preflight(c, "g1", "n3")["checks"] if x["name"] == "switching")
+    assert unknown["reason"].endswith("(cmmodpkg -e -n n3 g1)")
+
+
 def test_each_capacity_name_is_checked_and_reserved_capacity_counts():
     c = demo()
     # n2: memory 10 - 7 = 3 available, g3 weighs 3: exact fit passes.

@@ -10,6 +10,7 @@ from unittest.mock import MagicMock, patch
 import pytest
 import vpkg_config
 from salt.exceptions import CommandExecutionError, SaltInvocationError
+from samples import read
 from test_names import HOSTILE
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -52,6 +53,21 @@ def test_guests():
     run_all.assert_called_once_with([f"{BIN}/hpvmstatus", "-M"], timeout=7, on_line=None)
     assert list(guests) == ["slvm1", "web2", "old1"]
     assert guests["old1"]["state"] == "Off (NR)"
+
+
+def test_guests_from_output_in_another_form_names_the_command_and_its_first_line():
+    # The table instead of -M (a wrapper, an alias): not a host without guests.
+    with patch.dict(hpvm.__proxy__, {"vmhost.run": ran(read("real_hpvmstatus_table_juanma.txt"))}):
+        with pytest.raises(CommandExecutionError) as err:
+            hpvm.guests()
+    message = str(err.value)
+    assert f"Cannot read the output of {BIN}/hpvmstatus -M:" in message
+    assert "'[Virtual Machines]'" in message
+
+
+def test_guests_of_a_host_without_guests():
+    with patch.dict(hpvm.__proxy__, {"vmhost.run": ran(read("real_hpvmstatus_no_guests.txt"))}):
+        assert hpvm.guests() == {}
 
 
 def test_guest_found_in_machine_output():

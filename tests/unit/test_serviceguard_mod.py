@@ -7,6 +7,7 @@ from unittest.mock import MagicMock, patch
 
 import pytest
 from salt.exceptions import CommandExecutionError, SaltInvocationError
+from samples import read
 from test_names import HOSTILE
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -113,6 +114,33 @@ def test_unparseable_output_is_a_command_error_naming_the_command():
             serviceguard.cluster()
 
 
+@pytest.mark.parametrize(
+    ("sample", "first"),
+    [
+        ("real_cmviewcl_table_titan.txt", "CLUSTER              STATUS"),
+        ("real_cmviewcl_old_release.txt", "cmviewcl: illegal option -- f"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("call", "command"),
+    [
+        (serviceguard.capacity, "cmviewcl -v -f line -l node"),
+        (serviceguard.cluster, "cmviewcl -v -f line"),
+        (lambda: serviceguard.node("tn1s003"), "cmviewcl -v -f line -l node -n tn1s003"),
+        (lambda: serviceguard.package("pkg_eq"), "cmviewcl -v -f line -l package -p pkg_eq"),
+    ],
+    ids=["capacity", "cluster", "node", "package"],
+)
+def test_output_in_another_form_names_the_command_and_its_first_line(call, command, sample, first):
+    # A wrapper script or an alias that exits 0 with the table: not a cluster without nodes.
+    with patch.dict(serviceguard.__proxy__, {"vmhost.run": ran(read(sample))}):
+        with pytest.raises(CommandExecutionError) as err:
+            call()
+    message = str(err.value)
+    assert f"Cannot read the output of {BIN}/{command}:" in message
+    assert repr(first) in message
+
+
 # --- acting -------------------------------------------------------------------------------------
 
 OK = "cmmodpkg: Completed successfully on all packages specified"
@@ -164,6 +192,19 @@ def test_refused_run_carries_serviceguard_message():
         with pytest.raises(CommandExecutionError, match="Node is not eligible") as err:
             serviceguard.run("slvm1", node="xyzo2")
     assert err.value.info["argv"] == [f"{BIN}/cmrunpkg", "-n", "xyzo2", "slvm1"]
+
+
+def test_refusal_reason_on_stdout_is_in_the_first_line_of_the_error():
+    # cmrunpkg may print the reason on stdout and only its summary on stderr (the TITAN sample).
+    reason, summary = read("real_cmrunpkg_not_eligible.txt").splitlines()
+    run_all = ran(stdout=reason + "\n", stderr=summary + "\n", retcode=1)
+    with patch.dict(serviceguard.__proxy__, {"vmhost.run": run_all}):
+        with pytest.raises(CommandExecutionError) as err:
+            serviceguard.run("pkg_eq", node="tn1s004")
+    first, *rest = err.value.error.splitlines()
+    assert first == f"{BIN}/cmrunpkg -n tn1s004 pkg_eq failed (exit status 1): {reason}"
+    assert summary in rest
+    assert (err.value.info["stdout"], err.value.info["stderr"]) == (reason, summary)
 
 
 def test_default_configuration():

@@ -6,13 +6,10 @@ import random
 
 import pytest
 import vpkg_sgparse as sg
+from samples import read
 
 DATA = pathlib.Path(__file__).parent / "data"
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-
-
-def read(name):
-    return (DATA / name).read_text()
 
 
 @pytest.fixture(name="verbose")
@@ -106,7 +103,7 @@ def test_cluster_ignores_order_and_blank_lines(verbose):
 
 
 def test_cluster_accepts_the_reference_real_lines():
-    cluster = sg.parse_cluster(read("cmviewcl_real_samples.txt"))
+    cluster = sg.parse_cluster(read("real_cmviewcl_line_samples.txt"))
     assert cluster["name"] == "EQ_TitanN1_cluster"
     assert set(cluster["nodes"]) == {"eggplant", "rose-v00"}
     assert cluster["nodes"]["rose-v00"]["state"] == "running"
@@ -187,6 +184,75 @@ def test_cluster_without_name_is_refused():
 
 def test_parse_error_is_a_value_error():
     assert issubclass(sg.ParseError, ValueError)
+
+
+# --- text that is not the line format -----------------------------------------------------------
+
+PARSERS = {
+    "parse_nodes": sg.parse_nodes,
+    "parse_cluster": sg.parse_cluster,
+    "parse_node": lambda text: sg.parse_node(text, "tn1s003"),
+    "parse_package": lambda text: sg.parse_package(text, "pkg_eq"),
+}
+
+
+@pytest.mark.parametrize("parse", PARSERS.values(), ids=PARSERS)
+@pytest.mark.parametrize(
+    ("sample", "first"),
+    [
+        ("real_cmviewcl_table_titan.txt", "CLUSTER              STATUS"),
+        ("real_cmviewcl_old_release.txt", "cmviewcl: illegal option -- f"),
+    ],
+)
+def test_text_in_another_form_is_refused_at_its_first_line(parse, sample, first):
+    # The default table (a wrapper or an alias without -f line), an older release's complaint: not
+    # an empty cluster, a refusal that shows what was printed.
+    with pytest.raises(sg.ParseError) as err:
+        parse(read(sample))
+    assert "line 1 is not in cmviewcl's line format" in str(err.value)
+    assert repr(first) in str(err.value)
+
+
+def test_a_stray_line_in_line_output_is_named_with_its_number(verbose):
+    lines = verbose.splitlines()
+    text = "\n".join([*lines[:3], "Warning: cmcld is busy, retrying", *lines[3:]])
+    with pytest.raises(sg.ParseError, match=r"line 4 .*'Warning: cmcld is busy, retrying'"):
+        sg.parse_cluster(text)
+
+
+@pytest.mark.parametrize("text", ["", "\n  \n", "name=seed\nstatus=up\n"])
+def test_output_without_any_node_is_refused(text):
+    # A Serviceguard cluster has at least one node: no node line means the command printed
+    # something else (or nothing), not a cluster without nodes.
+    with pytest.raises(sg.ParseError, match="no node in cmviewcl output"):
+        sg.parse_nodes(text)
+
+
+def test_the_manual_pages_lines_are_read():
+    tree = sg.parse_lines(read("real_cmviewcl_line_manpage.txt"))
+    assert tree["summary"] == "degraded"
+    assert tree["node"]["eggplant"]["summary"] == "ok"
+    assert tree["package"]["pkg-28478_1"]["summary"] == "degraded"
+    assert tree["group"]["crs_node_1_NG"]["member"]["1"]["node"]["node_1"]["name"] == "node_1"
+
+
+def test_double_quoted_values_lose_their_quotes(verbose):
+    tree = sg.parse_lines(
+        'package:p|filesystem:/dev/vx/dsk/dg/vol|fs_type="vxfs"\n'
+        'package:p|filesystem:/dev/vx/dsk/dg/vol|fs_mount_opt="-o rw,largefiles"\n'
+        'package:p|description=say "hi"\n'
+        'package:p|empty=""\n'
+    )
+    fs = tree["package"]["p"]["filesystem"]["/dev/vx/dsk/dg/vol"]
+    assert fs == {"fs_type": "vxfs", "fs_mount_opt": "-o rw,largefiles"}
+    assert tree["package"]["p"]["description"] == 'say "hi"'  # not wholly quoted: kept as printed
+    assert tree["package"]["p"]["empty"] == ""
+    # Quoted values of the fields the data needs read as the unquoted ones do.
+    quoted = "\n".join(
+        f'{k}="{v}"' if k.startswith("package:slvm1|") and sep else k + sep + v
+        for k, sep, v in (line.partition("=") for line in verbose.splitlines())
+    )
+    assert sg.parse_cluster(quoted) == sg.parse_cluster(verbose)
 
 
 # --- one package, one node ----------------------------------------------------------------------

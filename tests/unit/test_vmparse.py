@@ -5,12 +5,9 @@ import pathlib
 
 import pytest
 import vpkg_vmparse as vm
+from samples import read
 
 DATA = pathlib.Path(__file__).parent / "data"
-
-
-def read(name):
-    return (DATA / name).read_text()
 
 
 @pytest.mark.parametrize(
@@ -134,6 +131,51 @@ def test_verbose_ignores_blocks_that_are_not_guests():
     assert set(vm.parse_status_verbose(text)) == {"slvm1", "old1"}
 
 
+# --- output in another form; hosts without guests -----------------------------------------------
+
+TABLE_HEADINGS = "Virtual Machine Name VM #  OS Type State     #VCPUs #Devs #Nets Memory  Runsysid"
+FIRST_M_LINE = read("hpvmstatus_M_handwritten.txt").splitlines()[0]
+
+
+@pytest.mark.parametrize(
+    ("parse", "sample", "first"),
+    [
+        (vm.parse_status_machine, "real_hpvmstatus_table_juanma.txt", "line 1 .*'\\[Virtual Machines\\]'"),
+        (vm.parse_status_verbose, "real_hpvmstatus_table_juanma.txt", f"line 2 .*'{TABLE_HEADINGS}'"),
+        (vm.parse_status_verbose, "hpvmstatus_M_handwritten.txt", "line 1 .*'slvm1:1:HPUX:"),
+        (vm.parse_status_machine, "hpvmstatus_V_handwritten.txt", "line 1 .*'\\[Virtual Machine Details\\]'"),
+    ],
+    ids=["table as -M", "table as -V", "-M as -V", "-V as -M"],
+)
+def test_output_in_another_form_is_refused_at_its_first_line(parse, sample, first):
+    # Never "a host with no guests": that would tell a move or an evacuation the host is empty.
+    with pytest.raises(vm.ParseError, match=first):
+        parse(read(sample))
+
+
+@pytest.mark.parametrize("parse", [vm.parse_status_machine, vm.parse_status_verbose])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "\n\n",
+        read("real_hpvmstatus_no_guests.txt"),
+        "hpvmstatus: No vPars or VMs currently configured.\n",
+    ],
+    ids=["nothing", "blank lines", "no guest message", "prefixed message"],
+)
+def test_a_host_without_guests_is_empty_not_an_error(parse, text):
+    assert parse(text) == {}
+
+
+def test_machine_fields_with_sub_fields_read_the_first():
+    # vCPUs and memory may carry ';'-separated sub-fields; OpenSVC reads the first of each
+    # (lib/resContainerHpVm.py: out.split(':')[20].split(';')[0]). What follows is not known.
+    fields = ["ivm1", "7", "HPUX", *["?"] * 7, "On", "Auto", *["?"] * 7, "4;16", "8GB;16GB"]
+    guest = vm.parse_status_machine(":".join(fields))["ivm1"]
+    assert (guest["vcpus"], guest["memory_mb"]) == (4, 8192)
+
+
 # --- hpvmmigrate -s -------------------------------------------------------------------------------
 
 
@@ -166,7 +208,7 @@ def test_check_passing():
 
 def test_check_keeps_real_messages_and_failed_check_wins_over_verdict():
     text = (
-        read("hpvmmigrate_juanma_messages.txt")
+        read("real_hpvmmigrate_juanma_messages.txt")
         + "hpvmmigrate: Check vswitch: failed: x\nGuest can be migrated.\n"
     )
     verdict = vm.parse_migrate_check(text)
@@ -176,7 +218,7 @@ def test_check_keeps_real_messages_and_failed_check_wins_over_verdict():
 
 def test_check_without_verdict_or_checks_is_an_error():
     with pytest.raises(vm.ParseError, match="SSH execution error"):
-        vm.parse_migrate_check(read("hpvmmigrate_juanma_messages.txt"))
+        vm.parse_migrate_check(read("real_hpvmmigrate_juanma_messages.txt"))
 
 
 def test_check_verdict_alone():
