@@ -43,8 +43,9 @@ log = logging.getLogger(__name__)
 __proxyenabled__ = ["vmhost"]
 __virtualname__ = "vmhost"
 
-# One connection per proxy id: a deltaproxy runs many VM hosts in one process.
-_CONNECTIONS = {}
+# Each proxy's connection lives in its own __context__: a deltaproxy runs many VM hosts in one
+# process, with one loader (and one __context__) per host, but the same module globals.
+_KEY = "vmhost"
 vpkg_cmd = vpkg_names = vpkg_ssh = None  # our helpers, imported by __virtual__
 _SETTINGS = ("port", "user", "identity_file", "known_hosts_file", "connect_timeout", "control_dir")
 
@@ -109,7 +110,7 @@ def init(opts):
     host, settings = _details(opts)
     control_dir = settings.pop("control_dir")
     connection = vpkg_ssh.Connection(host, control_dir=control_dir, **settings)
-    _CONNECTIONS[opts["id"]] = {"connection": connection, "opts": opts, "host": host}
+    __context__[_KEY] = {"connection": connection, "opts": opts, "host": host}
     try:
         connection.connect()  # at once: the first command then costs no connection set-up
     except vpkg_ssh.SshError as exc:
@@ -118,7 +119,7 @@ def init(opts):
 
 
 def _entry():
-    return _CONNECTIONS.get(__opts__["id"])
+    return __context__.get(_KEY)
 
 
 def initialized():
@@ -180,9 +181,9 @@ def ping():
     return alive(__opts__)
 
 
-def alive(opts):
+def alive(opts):  # Salt's signature; the connection is in this proxy's __context__
     """True if the VM host answers a command over SSH (Salt's ``proxy_keep_alive`` asks this)."""
-    entry = _CONNECTIONS.get(opts["id"])
+    entry = _entry()
     if entry is None:
         return False
     return entry["connection"].run(["true"], 30)["retcode"] == 0
@@ -190,7 +191,7 @@ def alive(opts):
 
 def shutdown(opts):
     """Close the connection when the proxy stops."""
-    entry = _CONNECTIONS.pop(opts["id"], None)
+    entry = __context__.pop(_KEY, None)
     if entry is not None:
         entry["connection"].close()
     return True
