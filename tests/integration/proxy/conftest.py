@@ -3,39 +3,17 @@
 No salt-minion runs for the simulated VM hosts here: each is a ``vmhost`` proxy minion (a real
 salt-proxy daemon, pytest-salt-factories) whose pillar names its own sshd on 127.0.0.1
 (``tests/sshhost.py``), and every command goes through that sshd into the host's own command
-folder. The fixtures have the names of the minion tier's (``sim``, ``salt_master``,
-``salt_minions``, ``cluster``, ``salt_run``, ``salt_cli``), so the core test functions of that
-tier run here unchanged (the test modules of this folder import them); the proxies' ids are the
-node names, as the minions' are.
+folder. This folder overrides the minion tier's ``salt_master`` and ``salt_minions``; its ``sim``,
+``cluster``, ``salt_run`` and ``salt_cli`` (tests/integration/conftest.py) then use these, so the
+core test functions of that tier run here unchanged (the test modules of this folder import
+them); the proxies' ids are the node names, as the minions' are.
 """
 
 import contextlib
-import pathlib
-import shutil
 
 import pytest
-import yaml
-from labsetup import CLUSTER, master_overrides, proxy_dirs, vmhost_pillar, vmhost_proxy, write_pillar
+from labsetup import master_overrides, proxy_dirs, vmhost_pillar, vmhost_proxy, write_pillar
 from sshhost import ssh_account, ssh_client_key, ssh_hosts  # noqa: F401 - fixtures
-
-from sgsim.testing import SimCluster
-
-
-@pytest.fixture(scope="package")
-def cluster_yaml(tmp_path_factory):
-    path = tmp_path_factory.mktemp("ptest") / "ptest.yaml"
-    path.write_text(yaml.safe_dump(CLUSTER))
-    return path
-
-
-@pytest.fixture(scope="package")
-def sim(tmp_path_factory, cluster_yaml):
-    return SimCluster.create(tmp_path_factory.mktemp("psim"), str(cluster_yaml))
-
-
-@pytest.fixture(scope="package")
-def audit_file(tmp_path_factory):
-    return tmp_path_factory.mktemp("paudit") / "vpkg-audit.jsonl"
 
 
 @pytest.fixture(scope="package")
@@ -67,22 +45,3 @@ def salt_minions(salt_master, sim, ssh_hosts):  # noqa: F811
         for factory in factories:
             stack.enter_context(factory.started())
         yield {factory.id: factory for factory in factories}
-
-
-@pytest.fixture
-def cluster(sim, cluster_yaml, salt_minions, salt_master):
-    """The simulated cluster, fresh for this test, with every daemon up and no master records."""
-    shutil.rmtree(pathlib.Path(salt_master.config["cachedir"]) / "vpkg", ignore_errors=True)
-    ret = sim.sgsim("init", str(cluster_yaml), "--home", str(sim.home))
-    assert ret.returncode == 0, ret.stderr
-    return sim
-
-
-@pytest.fixture
-def salt_run(salt_master):
-    return salt_master.salt_run_cli(timeout=240)
-
-
-@pytest.fixture
-def salt_cli(salt_master):
-    return salt_master.salt_cli(timeout=240)
