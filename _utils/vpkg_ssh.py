@@ -29,6 +29,7 @@ import os
 import pathlib
 import re
 import shlex
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -167,9 +168,8 @@ class Connection:
                 check=False,
             )
         if self.own_dir:
-            for name in os.listdir(self.control_dir):
-                os.remove(os.path.join(self.control_dir, name))
-            os.rmdir(self.control_dir)
+            # The master removes its socket as it exits, which may be while we look.
+            shutil.rmtree(self.control_dir, ignore_errors=True)
 
     # -- commands ------------------------------------------------------------------------------
     def run(self, argv, timeout, on_line=None):
