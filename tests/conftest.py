@@ -4,10 +4,14 @@ The tests run against the checkout, not an installed copy: ``_utils`` goes on ``
 Salt's loader does for synced utils) and ``sgsim`` is imported from ``sim/``.
 """
 
+import hashlib
 import importlib.util
 import logging
 import pathlib
 import sys
+import tempfile
+
+import pytest
 
 # The session fixtures of the ssh harness; a conftest or module with a ``sim`` fixture adds
 # ``ssh_hosts = sshhost.ssh_hosts`` beside it (see tests/sshhost.py).
@@ -30,3 +34,18 @@ if "sgsim" not in sys.modules:
     _mod = importlib.util.module_from_spec(_spec)
     sys.modules["sgsim"] = _mod
     _spec.loader.exec_module(_mod)
+
+
+@pytest.fixture(scope="session")
+def salt_factories_default_root_dir():
+    """The daemons' folders and launch scripts, one tree per Python environment.
+
+    salt-factories writes its ``scripts/cli_salt_*.py`` once under the root folder (by default
+    ``/tmp``) and reuses them, with the first writer's site-packages baked in: the salt 3006/3007
+    tiers of ``make test`` would start their daemons on the main venv's Salt. Kept short: Salt's
+    Unix sockets live below it.
+    """
+    digest = hashlib.sha1(sys.prefix.encode()).hexdigest()[:8]
+    path = pathlib.Path(tempfile.gettempdir()) / f"sf-{digest}"
+    path.mkdir(mode=0o700, exist_ok=True)
+    return path
