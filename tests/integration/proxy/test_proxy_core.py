@@ -22,3 +22,11 @@ from test_move_faults import test_hung_migration_is_aborted_at_the_timeout  # no
 from test_state import test_placed_moves_then_reports_no_changes  # noqa: F401
 
 pytestmark = pytest.mark.integration
+
+
+def test_the_vm_hosts_here_are_proxies(cluster, salt_cli, salt_minions):
+    # What makes this folder's runs of the tests above different: no minion runs for a VM host.
+    assert all(type(f).__name__ == "SaltProxyMinion" for f in salt_minions.values())
+    ret = salt_cli.run("grains.item", "os", "vpkg", minion_tgt="vmh1")
+    assert ret.returncode == 0, ret.stderr
+    assert ret.data == {"os": "HP-UX", "vpkg": {"node": "vmh1", "cluster": "itest"}}
