@@ -115,31 +115,48 @@ def _wait_for(predicate, timeout=120):
 
 def test_reactor_evacuates_the_asking_host_and_brings_guests_back(cluster, salt_minions, salt_run):
     caller = salt_minions["vmh1"].salt_call_cli(timeout=60)
+    seen = {op: _audited(salt_run, op) for op in ("evacuate", "restore")}
     assert caller.run("vpkg.maintenance", "start").returncode == 0
     assert _wait_for(lambda: _on(cluster, "vmh1", settled=False) == {"pinned"}), _on(cluster, "vmh1", False)
-    assert _wait_for(lambda: _settled(salt_run)), "the evacuation did not finish"
+    assert _wait_for(lambda: _settled(salt_run, "evacuate", seen)), "the evacuation did not finish"
     assert caller.run("vpkg.maintenance", "end").returncode == 0
     assert _wait_for(lambda: _on(cluster, "vmh1", settled=False) == ON_VMH1), _on(cluster, "vmh1", False)
-    assert _wait_for(lambda: _settled(salt_run)), "the restore did not finish"
+    assert _wait_for(lambda: _settled(salt_run, "restore", seen)), "the restore did not finish"
     assert _on(cluster, "vmh1") == ON_VMH1
 
 
-def _settled(salt_run):
-    """No move in flight on the master (the orchestration started by the reactor is over)."""
+def _audited(salt_run, operation):
+    """How many ``operation`` entries of vmh1 the audit trail holds."""
+    ret = salt_run.run("vpkg.history", f"operation={operation}", "node=vmh1")
+    return len(ret.data["entries"]) if ret.returncode == 0 else None
+
+
+def _settled(salt_run, operation, seen):
+    """The reactor's ``operation`` of vmh1 is over: no move in flight, and one more audit entry.
+
+    Its moves end before the operation does (it reads the cluster back, writes its journal and
+    the audit trail, then lets go of the node's lock): a next evacuation of vmh1 started between
+    the two would be refused as already in progress.
+    """
     ret = salt_run.run("vpkg.status")
-    return ret.returncode == 0 and not ret.data["in_flight"]
+    if ret.returncode != 0 or ret.data["in_flight"]:
+        return False
+    count = _audited(salt_run, operation)
+    return count is not None and count > seen[operation]
 
 
 def test_spoofed_request_for_another_host_does_nothing(cluster, salt_minions, salt_run):
     before = cluster.state()["packages"]
-    caller = salt_minions["vmh2"].salt_call_cli(timeout=60)
-    assert caller.run("event.send", "vpkg/maintenance/start", "node=vmh1").returncode == 0
+    # What the reactor's orchestration runs for each request below, run first by hand: with the
+    # events sent first, the orchestration may hold vmh1's lock (to refuse) while these run.
     ret = salt_run.run("vpkg.evacuate", "vmh1", "requested_by=vmh2")
     assert ret.data.get("ignored") is True and "may not ask" in ret.data["comment"]
+    ret = salt_run.run("vpkg.evacuate", "vmh1", "requested_by=vmh1", "token=forged")
+    assert ret.data.get("ignored") is True and "did not confirm" in ret.data["comment"]
+    caller = salt_minions["vmh2"].salt_call_cli(timeout=60)
+    assert caller.run("event.send", "vpkg/maintenance/start", "node=vmh1").returncode == 0
     # A bare event.send carries no token that vmh1's own minion could confirm: not a request.
     own = salt_minions["vmh1"].salt_call_cli(timeout=60)
     assert own.run("event.send", "vpkg/maintenance/start").returncode == 0
-    ret = salt_run.run("vpkg.evacuate", "vmh1", "requested_by=vmh1", "token=forged")
-    assert ret.data.get("ignored") is True and "did not confirm" in ret.data["comment"]
-    time.sleep(8)  # the reactor's orchestration had time to act, had it been allowed to
+    time.sleep(8)  # the reactor's orchestrations had time to act, had they been allowed to
     assert cluster.state()["packages"] == before
