@@ -7,19 +7,40 @@ Keep HP Serviceguard VM guest packages on the nodes you choose.
       vpkg.placed:
         - node: xyzo2
 
-Apply it in a highstate on the VM hosts: the host that runs the package moves it online (see
-the ``vpkg`` execution module); every other host reports that the move is not its to make.
+Apply it in a highstate on the VM hosts: the host that runs the package asks the master to
+move it (every other host reports that the move is not its to make). The move is the master's
+``vpkg.move``, run by the same engine as ``salt-run vpkg.move``: with its reservations, locks,
+audit entry and failover handling. The host asks through Salt's peer runner publishing, which
+the master must allow for the VM hosts' minion ids (nothing else is needed; without it the
+state fails and says what to configure, it never moves the guest behind the master's back):
+
+.. code-block:: yaml
+
+    # master config
+    peer_run:
+      'xyzo[0-9]+':             # the VM hosts' minion (or proxy) ids, a regular expression
+        - vpkg_peer\\..*          # the vpkg_peer runner: vpkg_peer.place and vpkg_peer.result
+
 ``sls/vpkg/placement.sls`` in this project renders these states from a pillar map
 ``vpkg:placement: {package: node}``.
 
-:depends: the ``vpkg`` and ``serviceguard`` execution modules of this project
+:depends: the ``vpkg`` and ``serviceguard`` execution modules of this project, Salt's
+    ``publish`` module, and the ``vpkg`` runner on the master
+:configuration: ``peer_run`` on the master, as above
 """
 
 import re
+import time
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 __virtualname__ = "vpkg"
+
+# The master's runner functions the state calls (peer_run must allow both).
+PLACE, RESULT = "vpkg_peer.place", "vpkg_peer.result"
+# Seconds between two questions whether the master's move has ended, and beyond its migration
+# timeout to wait for its answer.
+POLL, GRACE = 1.0, 180
 
 # Letters, digits, '.', '-', '_'; at most 39; starting and ending with a letter or digit.
 _NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,37}[A-Za-z0-9])?")
@@ -98,23 +119,18 @@ def placed(name, node):
         ret["comment"] = f"Package {name} would move online from {where} to {node}; every check passes."
         return ret
 
-    try:
-        moved = __salt__["vpkg.move"](name, node)
-    except CommandExecutionError as exc:
-        info = exc.info if isinstance(exc.info, dict) else {}
-        ret["comment"] = getattr(exc, "error", str(exc))
-        if info.get("steps"):
+    moved = _move_through_master(name, node)
+    if moved.get("result") is not True:
+        ret["comment"] = moved.get("comment") or str(moved)
+        if moved.get("steps"):
             ret["comment"] += "\nSteps: " + ", ".join(
-                f"{s['step']}={'ok' if s['result'] else 'FAILED'}" for s in info["steps"]
+                f"{s['step']}={'ok' if s['result'] else 'FAILED'}" for s in moved["steps"]
             )
         # A move can fail half-way (the guest migrated, the adopt step failed): say what changed.
         now, unread = _node_now(name)
-        ret["changes"] = _failed_move_changes(info, where, None if unread else (now,))
+        ret["changes"] = _failed_move_changes(moved, where, None if unread else (now,))
         if unread:
             ret["comment"] += f"\nThe package could not be read afterwards: {unread}"
-        return ret
-    except SaltInvocationError as exc:
-        ret["comment"] = str(exc)
         return ret
 
     ret["changes"] = change
@@ -132,6 +148,59 @@ def placed(name, node):
     ret["result"] = True
     ret["comment"] = moved.get("comment", f"Package {name} moved to {node}.")
     return ret
+
+
+def _peer_refused(fun):
+    me = __opts__.get("id")
+    return {
+        "result": False,
+        "comment": (
+            f"The master refused {fun} from {me}: vpkg.placed moves guests through the master's "
+            f"vpkg.move (reservations, locks, audit trail). Allow it in the master config: "
+            f"peer_run: {{'{me}': ['vpkg_peer\\..*']}} (a regular expression matching the VM hosts' "
+            "ids serves them all); nothing was moved."
+        ),
+    }
+
+
+def _move_through_master(name, node):
+    """The master's ``vpkg.move`` of ``name`` to ``node``: its result (``kind: move``).
+
+    Started with ``vpkg.place`` (which returns at once: a peer call may last 60 s at most), then
+    asked with ``vpkg.placement`` until it ends. Never raises.
+    """
+    if __opts__.get("file_client") == "local" or __opts__.get("master_type") == "disable":
+        return {
+            "result": False,
+            "comment": "vpkg.placed moves guests through the master's vpkg.move, and this minion "
+            "runs without a master (file_client: local); nothing was moved.",
+        }
+    started = __salt__["publish.runner"](PLACE, arg=[name, node])
+    if started == {}:  # what the master answers a peer call its peer_run does not allow
+        return _peer_refused(PLACE)
+    if not isinstance(started, dict):
+        return {
+            "result": False,
+            "comment": f"The master did not answer {PLACE}: {started}; nothing was moved.",
+        }
+    if started.get("result") is not None or not started.get("jid"):
+        return started  # refused before the move started
+    jid = started["jid"]
+    deadline = time.monotonic() + float(started.get("timeout") or 3600) + GRACE
+    while time.monotonic() < deadline:
+        time.sleep(POLL)
+        answer = __salt__["publish.runner"](RESULT, arg=[jid])
+        if answer == {}:
+            return _peer_refused(RESULT)
+        if isinstance(answer, dict) and answer.get("result") is not None:
+            return answer
+    return {
+        "result": False,
+        "comment": (
+            f"The master's move of package {name} to {node} (runner job {jid}) gave no result in "
+            f"time; see salt-run jobs.lookup_jid {jid} and salt-run vpkg.status."
+        ),
+    }
 
 
 def _node_now(name):

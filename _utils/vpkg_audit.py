@@ -22,9 +22,12 @@ import datetime
 import errno
 import fcntl
 import json
+import logging
 import os
 import re
 from datetime import UTC
+
+log = logging.getLogger(__name__)
 
 OPERATIONS = ("move", "evacuate", "restore", "rebalance", "cancel")
 
@@ -197,6 +200,33 @@ def record(path, entry):
 def record_result(path, operation, ret, user):
     """``record(path, entries_from_result(operation, ret, user))``: what the runner calls."""
     return record(path, entries_from_result(operation, ret, user))
+
+
+def audited(path, operation, ret, user=None, requested_by=None, phase=None):
+    """``ret`` with the operation appended to the trail at ``path`` (None: none kept).
+
+    A write error never fails the operation that happened: it is logged and added to the
+    return's ``warnings``.
+    """
+    if path:
+        who = asker(user, requested_by, f"vpkg/maintenance/{phase}" if phase else None)
+        try:
+            record_result(path, operation, ret, who)
+        except (AuditError, ValueError) as exc:
+            log.error("vpkg: audit trail: %s", exc)
+            ret.setdefault("warnings", []).append(f"audit trail not written: {exc}")
+    return ret
+
+
+def history(path, package=None, since=None, node=None, operation=None):
+    """The ``kind: history`` return of the entries at ``path`` that match; ValueError for bad filters."""
+    if operation is not None and operation not in OPERATIONS:
+        raise ValueError(f"operation must be one of {', '.join(OPERATIONS)}")
+    if not path:
+        comment = "no audit trail: set vpkg:audit_file in the master config"
+        return {"kind": "history", "entries": [], "comment": comment}
+    entries = read(path, package=package, since=since, node=node, operation=operation)
+    return {"kind": "history", "entries": entries}
 
 
 def _why(exc):

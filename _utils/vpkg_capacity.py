@@ -113,6 +113,32 @@ def used(cluster):
     return load
 
 
+def held(cluster, reserved, exclude=None):
+    """Capacity held by moves in flight on their targets, ``{node: {capacity: amount}}``.
+
+    ``reserved`` is either that mapping already, or the moves themselves as the master's registry
+    keeps them (``[{package, target, weights}]``). A move holds its weights on its target until
+    Serviceguard shows its package counted there; from then on ``used`` counts it, so it is never
+    counted twice (an evacuation's next preflight may run while the previous move's reservation is
+    still held). ``exclude`` is the package being checked: its own entry is its need, not a hold.
+    """
+    if not reserved:
+        return {}
+    if isinstance(reserved, dict):
+        return reserved
+    out = {}
+    for entry in reserved:
+        if entry["package"] == exclude:
+            continue
+        pkg = cluster["packages"].get(entry["package"]) or {}
+        if pkg.get("node") == entry["target"] and is_counted(pkg):
+            continue
+        node = out.setdefault(entry["target"], {})
+        for cap, amount in (entry.get("weights") or {}).items():
+            node[cap] = node.get(cap, 0.0) + float(amount)
+    return out
+
+
 def available(cluster, node, reserved=None, load=None):
     """``{capacity: available}`` on ``node``, less what ``reserved`` holds there for moves in flight."""
     load = used(cluster) if load is None else load

@@ -102,26 +102,45 @@ def check_seconds(value, what="timeout"):
 
 
 def check_reserved(value, what="reserved"):
-    """``{node: {capacity: amount}}`` held by other moves in flight (None: nothing), else ValueError.
+    """The master's moves in flight, checked (None: nothing); else ValueError.
 
-    The runner passes it to the host-side preflight so that the host's fresh view counts the
-    capacity that moves started by other runners will take on their targets.
+    The runner passes them to the host-side preflight so that the host's fresh view counts the
+    capacity that moves started by other runners will take on their targets: a list of
+    ``{package, target, weights: {capacity: amount}}`` (``vpkg_capacity.held`` nets them against
+    the host's view), or, as older runners sent it, ``{node: {capacity: amount}}``.
     """
     if value is None:
         return {}
+    if isinstance(value, list):
+        moves = []
+        for entry in value:
+            if not isinstance(entry, dict):
+                raise ValueError(f"{what} entries must be mappings, got {_shown(entry)}")
+            package = check_name(entry.get("package"), f"{what} package")
+            target = check_name(entry.get("target"), f"{what} target")
+            weights = _amounts(entry.get("weights") or {}, f"{what} {package}")
+            moves.append({"package": package, "target": target, "weights": weights})
+        return moves
     if not isinstance(value, dict):
-        raise ValueError(f"{what} must be a mapping of node to capacities, got {_shown(value)}")
-    held = {}
-    for node, amounts in value.items():
-        check_name(node, f"{what} node")
-        if not isinstance(amounts, dict):
-            raise ValueError(f"{what} on node {node} must be a mapping of capacity to amount")
-        held[node] = {}
-        for capacity, amount in amounts.items():
-            check_name(capacity, f"{what} capacity")
-            if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not math.isfinite(amount):
-                raise ValueError(f"{what} {node}/{capacity} must be a number, not {_shown(amount)}")
-            if amount < 0:
-                raise ValueError(f"{what} {node}/{capacity} must not be negative, not {_shown(amount)}")
-            held[node][capacity] = float(amount)
-    return held
+        raise ValueError(
+            f"{what} must be a list of moves in flight (or a mapping of node to capacity): {_shown(value)}"
+        )
+    return {
+        check_name(node, f"{what} node"): _amounts(amounts, f"{what} {node}")
+        for node, amounts in value.items()
+    }
+
+
+def _amounts(value, what):
+    """``{capacity: amount}`` with names checked and amounts finite and not negative."""
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} must be a mapping of capacity to amount")
+    amounts = {}
+    for capacity, amount in value.items():
+        check_name(capacity, f"{what} capacity")
+        if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not math.isfinite(amount):
+            raise ValueError(f"{what}/{capacity} must be a number, not {_shown(amount)}")
+        if amount < 0:
+            raise ValueError(f"{what}/{capacity} must not be negative, not {_shown(amount)}")
+        amounts[capacity] = float(amount)
+    return amounts

@@ -2,7 +2,7 @@
 
 The runner's public functions validate their arguments and call ``Operations``; this module
 does the procedure: one cluster view, the plan (``vpkg_plan``), the placement record, the
-journal, the executor (``vpkg_execute``), and a truthful summary read back from the cluster.
+journal, the move engine (``vpkg_engine``), and a truthful summary read back from the cluster.
 """
 
 import logging
@@ -12,9 +12,10 @@ import time
 import salt.utils.event
 
 if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "utils"):  # pip-installed
-    from saltext.vpkg.utils import vpkg_execute, vpkg_master, vpkg_names, vpkg_plan, vpkg_vm
+    from saltext.vpkg.utils import vpkg_capacity, vpkg_engine, vpkg_master, vpkg_names, vpkg_plan, vpkg_vm
 else:  # synced or the checkout: the helpers beside this one, by name
-    import vpkg_execute
+    import vpkg_capacity
+    import vpkg_engine
     import vpkg_master
     import vpkg_names
     import vpkg_plan
@@ -45,6 +46,33 @@ def request(evacuate=None, restore=None, rebalance=None):
     return kind, value
 
 
+def cancel(records, node, wait):
+    """Ask the evacuation (or restore) of ``node`` to stop and wait up to ``wait`` s: the return."""
+    if not records.running("evacuate", node):
+        comment = f"no evacuation or restore of {node} is in progress"
+        return {"kind": "cancel", "result": True, "node": node, "comment": comment}
+    records.cancel(node)
+    end = time.monotonic() + wait
+    while records.running("evacuate", node) and time.monotonic() < end:
+        time.sleep(0.2)
+    if records.running("evacuate", node):
+        return {
+            "kind": "cancel",
+            "result": False,
+            "node": node,
+            "comment": f"asked to stop; still running after {wait} s",
+        }
+    last = records.last_result("evacuate", node) or records.last_result("restore", node) or {}
+    return {
+        "kind": "cancel",
+        "result": True,
+        "node": node,
+        "moved": last.get("moved", []),
+        "not_started": [m["package"] for m in last.get("moves", []) if "not started" in m.get("comment", "")],
+        "comment": f"cancelled: {len(last.get('moved', []))} guest(s) had moved",
+    }
+
+
 class Operations:
     def __init__(self, opts, master, registry, records, progress):
         self.opts = opts
@@ -67,6 +95,27 @@ class Operations:
         except vpkg_master.NoClusterView as exc:
             raise Refused(str(exc)) from None
 
+    def status(self):
+        """The ``kind: status`` return: the cluster view, the moves in flight, interrupted operations."""
+        try:
+            cluster, reporter = self.master.cluster()
+        except vpkg_master.NoClusterView as exc:
+            raise Refused(str(exc)) from None
+        interrupted = [
+            {k: j.get(k) for k in ("id", "operation", "node", "started", "moves")}
+            for j in self.records.interrupted()
+        ]
+        return {
+            "kind": "status",
+            "cluster": cluster["name"],
+            "status": cluster["status"],
+            "reported_by": reporter,
+            "nodes": cluster["nodes"],
+            "packages": cluster["packages"],
+            "in_flight": self.registry.entries(),
+            "interrupted": interrupted,
+        }
+
     # -- planning ------------------------------------------------------------------------------
     def migratable(self, cluster, nodes):
         """``{package: online migration enabled}`` from the VM hosts that run the packages."""
@@ -85,7 +134,7 @@ class Operations:
         if kind in ("evacuate", "restore") and value not in cluster["nodes"]:
             raise Refused(f"{value} is not a configured node name")
         with self.registry.locked() as session:
-            reserved = session.reserved()
+            reserved = vpkg_capacity.held(cluster, session.in_flight())
         goal = self.goal(cluster, kind, value)
         migratable = self.migratable(cluster, sorted(vpkg_plan.sources(cluster, goal)))
         return vpkg_plan.plan(cluster, goal, migratable=migratable, reserved=reserved)
@@ -136,7 +185,7 @@ class Operations:
             self.records.journal_update(journal, move["package"], status, comment)
 
         self.fire(f"vpkg/{kind}/{node}/start", {"moves": the_plan["moves"], "unplaced": the_plan["unplaced"]})
-        executor = vpkg_execute.Executor(
+        engine = vpkg_engine.Engine(
             self.master,
             self.registry,
             cluster,
@@ -150,7 +199,7 @@ class Operations:
             pipeline=bool(self.master.config.pipeline),
             progress_interval=self.master.config.progress_interval,
         )
-        outcomes = executor.run()
+        outcomes = engine.run()
         ret = self.summary(kind, value, the_plan, outcomes, started)
         if interrupted:
             ret["resumed"] = [old["id"] for old in interrupted]

@@ -87,14 +87,9 @@ class Session:
     def find(self, package):
         return next((e for e in self.entries if e["package"] == package), None)
 
-    def reserved(self):
-        """Capacity held per target node: ``{node: {capacity: amount}}``."""
-        held = {}
-        for entry in self.entries:
-            node = held.setdefault(entry["target"], {})
-            for name, amount in (entry.get("weights") or {}).items():
-                node[name] = node.get(name, 0.0) + float(amount)
-        return held
+    def in_flight(self):
+        """The moves holding capacity: ``[{package, target, weights}]`` (``vpkg_capacity.held``)."""
+        return [{k: e.get(k) for k in ("package", "target", "weights")} for e in self.entries]
 
     def add(self, package, source, target, weights, operation=None):
         entry = {

@@ -136,7 +136,15 @@ def test_timeouts_must_be_finite_numbers(host, value):
 
 
 HOSTILE_RESERVED = st.one_of(
-    V.HOSTILE_NAME.filter(lambda v: not isinstance(v, (dict, type(None)))),
+    # None and [] say "nothing in flight"; every other value that is not a mapping or a list of moves
+    V.HOSTILE_NAME.filter(lambda v: not isinstance(v, (dict, type(None))) and v != []),
+    st.lists(
+        st.fixed_dictionaries(
+            {"package": V.HOSTILE_NAME, "target": st.just("vmh2"), "weights": st.just({"memory": 1})}
+        ),
+        min_size=1,
+    ),
+    st.lists(st.fixed_dictionaries({"package": st.just("g2"), "target": V.HOSTILE_NAME}), min_size=1),
     st.dictionaries(V.HOSTILE_NAME.filter(lambda v: isinstance(v, str)), st.just({"memory": 1}), min_size=1),
     st.dictionaries(
         st.just("vmh2"),

@@ -5,7 +5,8 @@ with at least one command line that calls *this* function:
 
 - execution modules (``_modules``) and states (``_states``): ``salt ...`` or ``salt-call ...`` naming
   ``<virtualname>.<function>`` (a state through ``state.single``);
-- runners (``_runners``): ``salt-run <virtualname>.<function>``;
+- runners (``_runners``): ``salt-run <virtualname>.<function>``, or, for the functions a VM host
+  calls through peer publishing, ``salt-call publish.runner <virtualname>.<function>``;
 - beacons (``_beacons``): Salt's loader calls only ``beacon`` and ``validate`` (other public functions
   are helpers no command line can reach); theirs is ``salt ... beacons.add <virtualname>``;
 - outputters (``_output``): Salt calls only ``output``; its example passes ``--out=<virtualname>``.
@@ -27,7 +28,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 KINDS = {
     "_modules": (("salt", "salt-call"), None, "{name}.{func}"),
     "_states": (("salt", "salt-call"), None, "{name}.{func}"),
-    "_runners": (("salt-run",), None, "{name}.{func}"),
+    "_runners": (("salt-run", "salt-call"), None, "{name}.{func}"),
     "_beacons": (("salt", "salt-call"), ("beacon", "validate"), "beacons.add {name}"),
     "_output": (("salt", "salt-call", "salt-run"), ("output",), "--out={name}"),
 }

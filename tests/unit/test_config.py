@@ -59,7 +59,14 @@ CONFIG_READ = re.compile(r"""(?:_config\(\)\.get|self\.config\.get|config\.get\(
 
 
 @pytest.mark.parametrize(
-    "path", ["_runners/vpkg.py", "_utils/vpkg_master.py", "_utils/vpkg_operate.py", "_utils/vpkg_execute.py"]
+    "path",
+    [
+        "_runners/vpkg.py",
+        "_utils/vpkg_master.py",
+        "_utils/vpkg_operate.py",
+        "_utils/vpkg_engine.py",
+        "_utils/vpkg_single.py",
+    ],
 )
 def test_the_master_side_reads_its_settings_only_through_master_config(path):
     source = (ROOT / path).read_text()

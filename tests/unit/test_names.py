@@ -163,3 +163,19 @@ def test_reserved_capacity_is_checked_data():
     ):
         with pytest.raises(ValueError, match=said):
             vpkg_names.check_reserved(bad)
+
+
+def test_reserved_moves_in_flight_are_checked_data():
+    moves = [{"package": "g1", "target": "vmh2", "weights": {"memory": 8}}]
+    assert vpkg_names.check_reserved(moves) == [
+        {"package": "g1", "target": "vmh2", "weights": {"memory": 8.0}}
+    ]
+    for bad, said in (
+        (["g1"], "entries must be mappings"),
+        ([{"package": "g;1", "target": "vmh2"}], "package.*not a valid Serviceguard name"),
+        ([{"package": "g1", "target": "-h"}], "target.*not a valid Serviceguard name"),
+        ([{"package": "g1", "target": "vmh2", "weights": {"memory": -2}}], "must not be negative"),
+        ([{"package": "g1", "target": "vmh2", "weights": ["memory"]}], "mapping of capacity"),
+    ):
+        with pytest.raises(ValueError, match=said):
+            vpkg_names.check_reserved(bad)

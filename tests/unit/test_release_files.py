@@ -90,4 +90,4 @@ def test_the_api_reference_covers_every_loader_module():
         for p in (ROOT / folder).glob("*.py")
         if p.name != "__init__.py"
     }
-    assert len(modules) == 7 and documented == modules
+    assert len(modules) == 8 and documented == modules

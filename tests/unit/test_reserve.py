@@ -4,7 +4,11 @@ import multiprocessing
 import os
 import stat
 
+import vpkg_capacity
 import vpkg_reserve
+
+# What vpkg_capacity.held reads of a cluster: where each package runs (none of these yet).
+NOWHERE = {"packages": {}}
 
 
 def test_reserve_sum_and_release(tmp_path):
@@ -14,7 +18,17 @@ def test_reserve_sum_and_release(tmp_path):
         s.add("p2", "n2", "n3", {"package_limit": 1})
         s.add("p3", "n1", "n2", {"mem": 4})
     with reg.locked() as s:
-        assert s.reserved() == {"n3": {"package_limit": 2.0, "mem": 2.5}, "n2": {"mem": 4.0}}
+        held = vpkg_capacity.held(NOWHERE, s.in_flight())
+        assert held == {"n3": {"package_limit": 2.0, "mem": 2.5}, "n2": {"mem": 4.0}}
+        # p1 is already running on its target: Serviceguard counts it there, the registry no more
+        arrived = {"packages": {"p1": {"node": "n3", "state": "running"}}}
+        assert vpkg_capacity.held(arrived, s.in_flight()) == {
+            "n3": {"package_limit": 1.0},
+            "n2": {"mem": 4.0},
+        }
+        assert vpkg_capacity.held(NOWHERE, s.in_flight(), exclude="p3") == {
+            "n3": {"package_limit": 2.0, "mem": 2.5}
+        }
         assert s.find("p2")["target"] == "n3"
         assert s.find("nope") is None
     reg.release(a["id"])
@@ -63,7 +77,7 @@ def _reserve_if_fits(path, capacity, barrier, results):
 
 def _reserve(reg, capacity, results):
     with reg.locked() as s:
-        held = s.reserved().get("n2", {}).get("slots", 0.0)
+        held = vpkg_capacity.held(NOWHERE, s.in_flight()).get("n2", {}).get("slots", 0.0)
         if held + 1 <= capacity:
             s.add(f"p{os.getpid()}", "n1", "n2", {"slots": 1})
             results.put(True)
