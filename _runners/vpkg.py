@@ -32,7 +32,6 @@ lists every step.
                                   # nothing is recorded when unset
 """
 
-import logging
 import os
 import pathlib
 import time
@@ -72,7 +71,6 @@ else:  # synced or the checkout: the helpers by name, from the utils folders Sal
             "run salt-run saltutil.sync_utils (or saltutil.sync_all)"
         ) from exc
 
-log = logging.getLogger(__name__)
 
 __virtualname__ = "vpkg"
 
@@ -161,8 +159,7 @@ def check(package, target=None):
         cluster, _ = master.cluster()
     except vpkg_master.NoClusterView as exc:
         return _failed(vpkg_results.refusal("check", str(exc), package=package))
-    source, target, pre = vpkg_single.plan(cluster, package, target, vpkg_single.held(_registry(), cluster))
-    ret = vpkg_single.verdict(master, cluster, package, source, target, pre).to_dict()
+    ret = vpkg_single.check(master, _registry(), cluster, package, target)
     return ret if ret["result"] else _failed(ret)
 
 
@@ -193,31 +190,13 @@ def move(package, target=None, test=False, timeout=None):
     progress = _reporter()
     started = time.monotonic()
     master = _master()
-    # A move to a named target may start from the view the last runner read: the host's
-    # preflight re-reads cmviewcl with the reservations passed along and has the last word, and
-    # anything the kept view may have wrong is retried once on a fresh view. The best target
-    # (no target given) and test mode are chosen on a fresh view.
-    kept = None
-    if target is not None and not test:
-        kept = master.cache.load(float(master.config.view_max_age))
-    ret = None
-    if kept:
-        ret, unchanged = vpkg_single.move(master, _registry(), kept[0], package, target, timeout, progress)
-        if unchanged:
-            log.info("vpkg.move %s: kept view was stale (%s); reading it afresh", package, ret["comment"])
-            ret = None
-    if ret is None:
-        try:
-            cluster, _ = master.cluster()
-        except vpkg_master.NoClusterView as exc:
-            return _failed(vpkg_results.refusal("move", str(exc), package=package))
+    try:
         if test:
-            source, target, pre = vpkg_single.plan(
-                cluster, package, target, vpkg_single.held(_registry(), cluster)
-            )
-            ret = vpkg_single.verdict(master, cluster, package, source, target, pre, kind="move").to_dict()
+            ret = vpkg_single.check(master, _registry(), master.cluster()[0], package, target, kind="move")
             return ret if ret["result"] is None else _failed(ret)
-        ret, _ = vpkg_single.move(master, _registry(), cluster, package, target, timeout, progress)
+        ret = vpkg_single.move_now(master, _registry(), package, target, timeout, progress)
+    except vpkg_master.NoClusterView as exc:
+        return _failed(vpkg_results.refusal("move", str(exc), package=package))
     if ret.get("steps"):  # the host ran (a refusal on the master's view changed nothing, took no time)
         ret["seconds"] = round(time.monotonic() - started, 3)
     _audited("move", ret)

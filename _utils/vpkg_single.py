@@ -6,6 +6,7 @@ switching, node status), then the source VM host's (online migration enabled, ``
 move, exactly as an evacuation hands it many.
 """
 
+import logging
 import pathlib
 
 if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "utils"):  # pip-installed
@@ -14,6 +15,8 @@ else:  # synced or the checkout: the helpers beside this one, by name
     import vpkg_capacity
     import vpkg_engine
     import vpkg_results
+
+log = logging.getLogger(__name__)
 
 
 def locate(cluster, package):
@@ -59,6 +62,30 @@ def verdict(master, cluster, package, source, target, pre, kind="check"):
             checks.append({"name": "source_host", "ok": False, "reason": f"{source}: {host}"})
     guest = (cluster["packages"].get(package) or {}).get("vm_name")
     return vpkg_results.Verdict(package, source, target, checks, guest=guest, kind=kind, test=kind == "move")
+
+
+def check(master, registry, cluster, package, target, kind="check"):
+    """``vpkg.check`` (or ``vpkg.move test=True``, ``kind`` "move"): the verdict as a dict."""
+    source, target, pre = plan(cluster, package, target, held(registry, cluster))
+    return verdict(master, cluster, package, source, target, pre, kind).to_dict()
+
+
+def move_now(master, registry, package, target, timeout, progress):
+    """``vpkg.move``: the move's result; ``vpkg_master.NoClusterView`` if no view can be read.
+
+    A move to a named target may start from the view the last runner read (a Salt round trip
+    saved): the host's preflight re-reads ``cmviewcl`` with the moves in flight passed along and
+    has the last word, and a move the kept view got wrong (refused, nothing changed) is tried once
+    more on a fresh view. The best target (no target given) is chosen on a fresh view.
+    """
+    kept = master.cache.load(float(master.config.view_max_age)) if target is not None else None
+    if kept:
+        ret, unchanged = move(master, registry, kept[0], package, target, timeout, progress)
+        if not unchanged:
+            return ret
+        log.info("vpkg.move %s: kept view was stale (%s); reading it afresh", package, ret["comment"])
+    cluster, _ = master.cluster()
+    return move(master, registry, cluster, package, target, timeout, progress)[0]
 
 
 def move(master, registry, cluster, package, target, timeout, progress):
@@ -115,16 +142,14 @@ def placement(found, jid, asker):
     ``found`` is what ``jobs.lookup_jid JID`` returns; ``result: None, running: True`` while the
     job has no return yet. A job that is not a move this asker started is refused.
     """
-    for entry in (found or {}).values():
-        if not isinstance(entry, dict) or entry.get("fun") != "runner.vpkg.move":
-            continue
-        if entry.get("user") != PEER_USER + str(asker):
-            break
-        ret = entry.get("return")
-        if isinstance(ret, dict) and ret.get("kind") == "move":
-            return ret
-        said = f"Move job {jid} ended without a move result: {ret}"
-        return vpkg_results.MoveResult(False, None, None, None, said).to_dict()
-    else:
+    entries = [e for e in (found or {}).values() if isinstance(e, dict)]
+    if not entries:
         return {"kind": "move", "result": None, "running": True, "jid": jid, "comment": f"job {jid} runs"}
-    return vpkg_results.refusal("move", f"job {jid} is not a move that {asker} started", jid=jid)
+    entry = entries[0]
+    if entry.get("fun") != "runner.vpkg.move" or entry.get("user") != PEER_USER + str(asker):
+        return vpkg_results.refusal("move", f"job {jid} is not a move that {asker} started", jid=jid)
+    ret = entry.get("return")
+    if isinstance(ret, dict) and ret.get("kind") == "move":
+        return ret
+    said = f"Move job {jid} ended without a move result: {ret}"
+    return vpkg_results.MoveResult(False, None, None, None, said).to_dict()
