@@ -6,17 +6,12 @@ switching back) and a killed one (it leaves switching off) both end with the gue
 package where they were and switching on; the result is read back from Serviceguard, not assumed.
 """
 
-import pathlib
-import uuid
-
 import pytest
+from hostloaders import host_loaders
 from salt.exceptions import CommandExecutionError, SaltInvocationError
-from saltfactories.utils.functional import Loaders
 
 from sgsim import example_path
 from sgsim.testing import SimCluster
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -25,17 +20,7 @@ def sim(tmp_path):
 
 
 def _loaders(salt_factories, sim, driver):
-    config = {
-        "file_client": "local",
-        "module_dirs": [str(ROOT / "_modules")],
-        "utils_dirs": [str(ROOT / "_utils")],
-        "serviceguard.bin_dir": str(sim.bindir("xyzo1")),
-        "hpvm.bin_dir": str(sim.bindir("xyzo1")),
-        "vpkg.node": "xyzo1",
-        "vpkg.driver": driver,
-    }
-    factory = salt_factories.salt_minion_daemon(f"xyzo1-{uuid.uuid4().hex[:6]}", overrides=config)
-    return Loaders(factory.config.copy())
+    return host_loaders(salt_factories, sim, **{"vpkg.driver": driver})
 
 
 @pytest.fixture

@@ -6,34 +6,21 @@ would let it finish: a setting that is not read fails the test instead of hangin
 """
 
 import logging
-import pathlib
-import uuid
 
 import pytest
 import vpkg_config
+from hostloaders import host_loaders
 from salt.exceptions import CommandExecutionError, SaltInvocationError
-from saltfactories.utils.functional import Loaders
 
 from sgsim import example_path
 from sgsim.testing import SimCluster
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-
 
 def _host(salt_factories, tmp_path, settings):
     sim = SimCluster.create(tmp_path / "sim", example_path("seed"))
-    config = {
-        "file_client": "local",
-        "module_dirs": [str(ROOT / "_modules")],
-        "utils_dirs": [str(ROOT / "_utils")],
-        "serviceguard.bin_dir": str(sim.bindir("xyzo1")),
-        "hpvm.bin_dir": str(sim.bindir("xyzo1")),
-        "vpkg.node": "xyzo1",
-        **settings,
-    }
-    factory = salt_factories.salt_minion_daemon(f"xyzo1-{uuid.uuid4().hex[:6]}", overrides=config)
+    loaders = host_loaders(salt_factories, sim, **settings)
     assert sim.sgsim("fault", "add", "migration-slow", "slvm1", "50").returncode == 0
-    return sim, Loaders(factory.config.copy())
+    return sim, loaders
 
 
 @pytest.mark.parametrize(

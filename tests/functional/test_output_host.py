@@ -6,12 +6,11 @@ returns go to the ``vpkg`` outputter as the ``salt`` CLI hands them over, ``{min
 
 import copy
 import pathlib
-import uuid
 
 import pytest
 import salt.config
 import salt.loader
-from saltfactories.utils.functional import Loaders
+from hostloaders import host_loaders
 
 from sgsim import example_path
 from sgsim.testing import SimCluster
@@ -22,16 +21,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 @pytest.fixture
 def xyzo1(salt_factories, tmp_path):
     sim = SimCluster.create(tmp_path / "sim", example_path("seed"))
-    config = {
-        "file_client": "local",
-        "module_dirs": [str(ROOT / "_modules")],
-        "utils_dirs": [str(ROOT / "_utils")],
-        "serviceguard.bin_dir": str(sim.bindir("xyzo1")),
-        "hpvm.bin_dir": str(sim.bindir("xyzo1")),
-        "vpkg.node": "xyzo1",
-    }
-    factory = salt_factories.salt_minion_daemon(f"xyzo1-{uuid.uuid4().hex[:6]}", overrides=config)
-    loaders = Loaders(factory.config.copy())
+    loaders = host_loaders(salt_factories, sim)
     yield loaders.modules
     loaders.reset_state()
 

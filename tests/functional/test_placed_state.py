@@ -1,16 +1,11 @@
 """``vpkg.placed`` through Salt's loader against the simulator, without a master: what the state
 decides on the host alone (tests/integration/test_state.py has the moves, through the master)."""
 
-import pathlib
-import uuid
-
 import pytest
-from saltfactories.utils.functional import Loaders
+from hostloaders import host_loaders
 
 from sgsim import example_path
 from sgsim.testing import SimCluster
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -20,17 +15,7 @@ def sim(tmp_path):
 
 @pytest.fixture
 def xyzo1(salt_factories, sim):
-    config = {
-        "file_client": "local",
-        "module_dirs": [str(ROOT / "_modules")],
-        "states_dirs": [str(ROOT / "_states")],
-        "utils_dirs": [str(ROOT / "_utils")],
-        "serviceguard.bin_dir": str(sim.bindir("xyzo1")),
-        "hpvm.bin_dir": str(sim.bindir("xyzo1")),
-        "vpkg.node": "xyzo1",
-    }
-    factory = salt_factories.salt_minion_daemon(f"xyzo1-{uuid.uuid4().hex[:6]}", overrides=config)
-    loaders = Loaders(factory.config.copy())
+    loaders = host_loaders(salt_factories, sim)
     yield loaders
     loaders.reset_state()
 

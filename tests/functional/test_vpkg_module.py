@@ -5,17 +5,14 @@ import os
 import pathlib
 import shlex
 import stat
-import uuid
 from unittest.mock import patch
 
 import pytest
+from hostloaders import host_loaders
 from salt.exceptions import CommandExecutionError, SaltInvocationError
-from saltfactories.utils.functional import Loaders
 
 from sgsim import example_path
 from sgsim.testing import SimCluster
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -25,16 +22,7 @@ def sim(tmp_path):
 
 @pytest.fixture
 def xyzo1(salt_factories, sim):
-    config = {
-        "file_client": "local",
-        "module_dirs": [str(ROOT / "_modules")],
-        "utils_dirs": [str(ROOT / "_utils")],
-        "serviceguard.bin_dir": str(sim.bindir("xyzo1")),
-        "hpvm.bin_dir": str(sim.bindir("xyzo1")),
-        "vpkg.node": "xyzo1",
-    }
-    factory = salt_factories.salt_minion_daemon(f"xyzo1-{uuid.uuid4().hex[:6]}", overrides=config)
-    loaders = Loaders(factory.config.copy())
+    loaders = host_loaders(salt_factories, sim)
     yield loaders.modules
     loaders.reset_state()
 
