@@ -16,7 +16,7 @@ VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"$$/\1/p' pkg/saltext/vpkg/__
 WHEEL := dist/salt_vpkg-$(VERSION)-py3-none-any.whl
 SIM_WHEEL := dist/salt_vpkg_sim-$(VERSION)-py3-none-any.whl
 SOURCES := setup.cfg pyproject.toml sim/setup.cfg sim/pyproject.toml LICENSE README.md \
-	$(sort $(shell find _modules _runners _states _beacons _utils _output _proxy pkg/saltext/vpkg sim sim/examples \
+	$(sort $(shell find _modules _runners _states _beacons _utils _output _proxy _grains pkg/saltext/vpkg sim sim/examples \
 		-maxdepth 1 \( -name '*.py' -o -name '*.yaml' \) 2>/dev/null))
 
 .PHONY: FORCE demo test lint unit functional integration docs bench clean install dist $(OLD:%=test-%)

@@ -46,7 +46,7 @@ __virtualname__ = "vmhost"
 # Each proxy's connection lives in its own __context__: a deltaproxy runs many VM hosts in one
 # process, with one loader (and one __context__) per host, but the same module globals.
 _KEY = "vmhost"
-vpkg_cmd = vpkg_names = vpkg_ssh = None  # our helpers, imported by __virtual__
+vpkg_cmd = vpkg_identity = vpkg_names = vpkg_ssh = None  # our helpers, imported by __virtual__
 _SETTINGS = ("port", "user", "identity_file", "known_hosts_file", "connect_timeout", "control_dir")
 
 
@@ -59,15 +59,15 @@ def __virtual__():
 
 
 def _import_helpers():
-    """``vpkg_cmd``, ``vpkg_names``, ``vpkg_ssh``: from the installed package, or from the utils folders.
+    """Our helpers (``vpkg_cmd`` ...): from the installed package, or from the utils folders.
 
     ``salt-call --proxyid`` loads proxy modules without the utils folders on ``sys.path`` (the
     salt-proxy daemon has them): they go on it for this import, in the order Salt's loader gives
     other modules (``<extension_modules>/utils``, then ``utils_dirs``), and come off again.
     """
-    global vpkg_cmd, vpkg_names, vpkg_ssh
+    global vpkg_cmd, vpkg_identity, vpkg_names, vpkg_ssh
     if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "proxy"):  # pip-installed
-        from saltext.vpkg.utils import vpkg_cmd, vpkg_names, vpkg_ssh
+        from saltext.vpkg.utils import vpkg_cmd, vpkg_identity, vpkg_names, vpkg_ssh
 
         return
     folders = [os.path.join(__opts__.get("extension_modules") or "", "utils")]
@@ -76,6 +76,7 @@ def _import_helpers():
     sys.path.extend(added)
     try:
         import vpkg_cmd
+        import vpkg_identity
         import vpkg_names
         import vpkg_ssh
     finally:
@@ -160,13 +161,13 @@ def grains():
     if entry is None:
         return found
     bin_dir = str(_conf(opts, "serviceguard.bin_dir", "/usr/sbin"))
-    out = run(vpkg_cmd.cmviewcl(bin_dir, verbose=False, level="cluster"), 60)
-    for line in out["stdout"].splitlines():
-        if out["retcode"] == 0 and line.startswith("name="):
-            found["vpkg"]["cluster"] = line.split("=", 1)[1].strip().strip('"')
-            break
+    cluster, why = vpkg_identity.cluster_name(
+        run(vpkg_cmd.cmviewcl(bin_dir, verbose=False, level="cluster"), 60)
+    )
+    if cluster:
+        found["vpkg"]["cluster"] = cluster
     else:
-        log.warning("vmhost proxy %s: cluster name not read: %s", opts["id"], out["stderr"].strip())
+        log.warning("vmhost proxy %s: cluster name not read: %s", opts["id"], why)
     found["host"] = found["vpkg"]["node"]
     return found
 

@@ -32,7 +32,6 @@ lists every step.
                                   # nothing is recorded when unset
 """
 
-import os
 import pathlib
 import time
 
@@ -47,9 +46,9 @@ if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "runners"
         vpkg_operate,
         vpkg_progress,
         vpkg_records,
-        vpkg_reserve,
         vpkg_results,
         vpkg_single,
+        vpkg_site,
     )
 else:  # synced or the checkout: the helpers by name, from the utils folders Salt puts on sys.path
     try:
@@ -60,9 +59,9 @@ else:  # synced or the checkout: the helpers by name, from the utils folders Sal
         import vpkg_operate
         import vpkg_progress
         import vpkg_records
-        import vpkg_reserve
         import vpkg_results
         import vpkg_single
+        import vpkg_site
     except ModuleNotFoundError as exc:
         if not (exc.name or "").startswith("vpkg_"):
             raise
@@ -83,16 +82,16 @@ def _config():
     return vpkg_config.MasterConfig.read(__opts__.get("vpkg"))
 
 
-def _master():
-    return vpkg_master.Master(__opts__, _config(), vpkg_master.ViewCache(_directory()))
+def _site():
+    return vpkg_site.Site(__opts__, _config())
 
 
-def _directory():
-    return os.path.join(__opts__["cachedir"], "vpkg")
-
-
-def _registry():
-    return vpkg_reserve.Registry(_directory())
+def _at(site, *how, **kwargs):
+    """``site``'s :class:`vpkg_site.Records` for a call (``how``: ``site.one`` or ``site.of_package``)."""
+    try:
+        return (how[0] if how else site.one)(**kwargs)
+    except vpkg_site.Unresolved as exc:
+        raise SaltInvocationError(str(exc)) from None
 
 
 def _reporter():
@@ -105,10 +104,11 @@ def _reporter():
     return vpkg_progress.for_job(globals().get("__jid_event__"), __opts__, __context__)
 
 
-def _audited(operation, ret, requested_by=None, phase=None):
+def _audited(place, operation, ret, requested_by=None, phase=None):
     """Append the operation to the audit trail (``vpkg:audit_file``); a write error is a warning."""
     user = globals().get("__user__")
-    return vpkg_audit.audited(_config().audit_file, operation, ret, user, requested_by, phase)
+    path = _config().audit_file
+    return vpkg_audit.audited(path, operation, ret, user, requested_by, phase, cluster=place.name)
 
 
 def _failed(ret):
@@ -122,23 +122,31 @@ def _failed(ret):
     return ret
 
 
-def status():
+def status(cluster=None):
     """
     The cluster as Serviceguard sees it: nodes with capacities, guest packages and moves in flight.
+
+    With several clusters and no ``cluster``, every cluster, asked in parallel.
 
     CLI Example:
 
     .. code-block:: bash
 
         salt-run vpkg.status
+        salt-run vpkg.status cluster=prod
     """
+    site = _site()
+    cluster = vpkg_args.name(cluster, "cluster", optional=True)
+    if cluster is None and len(site.names()) > 1:
+        ret = vpkg_operate.site_status({p.name: _operations(p) for p in site.every()})
+        return ret if ret["result"] else _failed(ret)
     try:
-        return _operations().status()
+        return _operations(_at(site, cluster=cluster)).status()
     except vpkg_operate.Refused as exc:
         return _failed(vpkg_results.refusal("status", str(exc)))
 
 
-def check(package, target=None):
+def check(package, target=None, cluster=None):
     """
     Preflight of moving ``package`` to ``target`` (or to the best eligible node); nothing changes.
 
@@ -150,20 +158,30 @@ def check(package, target=None):
     .. code-block:: bash
 
         salt-run vpkg.check slvm1 xyzo2
-        salt-run vpkg.check slvm1
+        salt-run vpkg.check slvm1 cluster=prod
     """
-    package = vpkg_args.name(package, "package")
-    target = vpkg_args.name(target, "target", optional=True)
-    master = _master()
+    package, target, place, crossing = _one_move(package, target, cluster)
+    if crossing:
+        return _failed(vpkg_results.refusal("check", crossing, package=package, target=target))
     try:
-        cluster, _ = master.cluster()
+        view, _ = place.master.cluster()
     except vpkg_master.NoClusterView as exc:
         return _failed(vpkg_results.refusal("check", str(exc), package=package))
-    ret = vpkg_single.check(master, _registry(), cluster, package, target)
+    ret = vpkg_single.check(place.master, place.registry, view, package, target)
     return ret if ret["result"] else _failed(ret)
 
 
-def move(package, target=None, test=False, timeout=None):
+def _one_move(package, target, cluster):
+    """A single move's names, its cluster's records, and why it would cross clusters (or None)."""
+    package = vpkg_args.name(package, "package")
+    target = vpkg_args.name(target, "target", optional=True)
+    cluster = vpkg_args.name(cluster, "cluster", optional=True)
+    site = _site()
+    place = _at(site, site.of_package, package=package, cluster=cluster)
+    return package, target, place, site.crossing(place.name, target)
+
+
+def move(package, target=None, test=False, timeout=None, cluster=None):
     """
     Move the running guest package ``package`` online to ``target`` (or the best eligible node).
 
@@ -182,24 +200,26 @@ def move(package, target=None, test=False, timeout=None):
 
         salt-run vpkg.move slvm1 xyzo2
         salt-run vpkg.move slvm1 test=True
+        salt-run vpkg.move slvm1 xyzo2 cluster=prod
     """
-    package = vpkg_args.name(package, "package")
-    target = vpkg_args.name(target, "target", optional=True)
     timeout = _timeout(timeout)
     test = vpkg_args.flag(test, "test")
+    package, target, place, crossing = _one_move(package, target, cluster)
+    if crossing:
+        return _failed(vpkg_results.refusal("move", crossing, package=package, target=target))
     progress = _reporter()
     started = time.monotonic()
-    master = _master()
     try:
         if test:
-            ret = vpkg_single.check(master, _registry(), master.cluster()[0], package, target, kind="move")
+            view = place.master.cluster()[0]
+            ret = vpkg_single.check(place.master, place.registry, view, package, target, kind="move")
             return ret if ret["result"] is None else _failed(ret)
-        ret = vpkg_single.move_now(master, _registry(), package, target, timeout, progress)
+        ret = vpkg_single.move_now(place.master, place.registry, package, target, timeout, progress)
     except vpkg_master.NoClusterView as exc:
         return _failed(vpkg_results.refusal("move", str(exc), package=package))
     if ret.get("steps"):  # the host ran (a refusal on the master's view changed nothing, took no time)
         ret["seconds"] = round(time.monotonic() - started, 3)
-    _audited("move", ret)
+    _audited(place, "move", ret)
     return ret if ret["result"] else _failed(ret)
 
 
@@ -215,15 +235,13 @@ def _options(test, timeout, deadline):
 # -- operations on whole nodes: plan, evacuate, restore, rebalance, cancel -------------------------
 
 
-def _records():
-    return vpkg_records.Records(_directory())
+def _operations(place, progress=None):
+    return vpkg_operate.Operations(
+        __opts__, place.master, place.registry, place.records, progress or _reporter()
+    )
 
 
-def _operations(progress=None):
-    return vpkg_operate.Operations(__opts__, _master(), _registry(), _records(), progress or _reporter())
-
-
-def plan(evacuate=None, restore=None, rebalance=None):
+def plan(evacuate=None, restore=None, rebalance=None, cluster=None):
     """
     The moves that would evacuate a node, restore it after maintenance, or rebalance the cluster.
 
@@ -236,46 +254,52 @@ def plan(evacuate=None, restore=None, rebalance=None):
 
         salt-run vpkg.plan evacuate=xyzo1
         salt-run vpkg.plan restore=xyzo1
-        salt-run vpkg.plan rebalance=balanced
+        salt-run vpkg.plan rebalance=balanced cluster=prod
     """
     kind, value = vpkg_args.goal(evacuate, restore, rebalance)
-    ops = _operations()
+    cluster = vpkg_args.name(cluster, "cluster", optional=True)
+    node = value if kind != "rebalance" else None
+    ops = _operations(_at(_site(), cluster=cluster, node=node, what="vpkg.plan rebalance="))
     try:
         return {"kind": "plan", **ops.plan(ops.cluster(), kind, value)}
     except vpkg_operate.Refused as exc:
         return _failed(vpkg_results.refusal("plan", str(exc), operation=kind))
 
 
-def _run(kind, value, test, timeout, deadline, requested_by=None, phase=None, progress=None):
+def _run(place, kind, value, test, timeout, deadline, requested_by=None, phase=None, progress=None):
     guest_timeout = _timeout(timeout)
     if deadline is not None:
         deadline = time.monotonic() + vpkg_args.seconds(deadline, "deadline")
     try:
-        ret = _operations(progress).run(kind, value, test, guest_timeout, deadline, requested_by)
+        ret = _operations(place, progress).run(kind, value, test, guest_timeout, deadline, requested_by)
     except vpkg_operate.Refused as exc:
         ret = vpkg_results.refusal(kind, str(exc), operation=kind, node=value)
     if not test:
-        _audited(kind, ret, requested_by, phase)
+        _audited(place, kind, ret, requested_by, phase)
     return ret if ret["result"] is not False else _failed(ret)
 
 
-def _guarded(kind, node, test, timeout, deadline, requested_by, phase, token=None):
+def _guarded(kind, node, test, timeout, deadline, requested_by, phase, token=None, cluster=None):  # noqa: PLR0913
     """One evacuation or restore of a node at a time; the reactor's guard inside that lock."""
     test = _options(test, timeout, deadline)
+    cluster = vpkg_args.name(cluster, "cluster", optional=True)
+    # A node's request is about its own cluster (node names are unique only within a cluster).
+    minion = requested_by if isinstance(requested_by, str) else None
+    place = _at(_site(), cluster=cluster, node=node, minion=minion)
     progress = _reporter()
     try:
-        with _records().exclusive("evacuate", node):
+        with place.records.exclusive("evacuate", node):
             # Inside the node's lock: of a burst of identical requests, one acts, the rest are told.
             if requested_by is not None:
-                refusal = _operations(progress).refuse_request(node, requested_by, phase, token)
+                refusal = _operations(place, progress).refuse_request(node, requested_by, phase, token)
                 if refusal:
-                    return _audited(kind, {"kind": kind, **refusal}, requested_by, phase)
-            return _run(kind, node, test, timeout, deadline, requested_by, phase, progress)
+                    return _audited(place, kind, {"kind": kind, **refusal}, requested_by, phase)
+            return _run(place, kind, node, test, timeout, deadline, requested_by, phase, progress)
     except vpkg_records.Busy as exc:
         return _failed(vpkg_results.refusal(kind, str(exc), operation=kind, node=node))
 
 
-def evacuate(node, test=False, timeout=None, deadline=None, requested_by=None, token=None):
+def evacuate(node, test=False, timeout=None, deadline=None, requested_by=None, token=None, cluster=None):  # noqa: PLR0913
     """
     Move every guest package off ``node`` online, for maintenance, and remember where they were.
 
@@ -293,6 +317,9 @@ def evacuate(node, test=False, timeout=None, deadline=None, requested_by=None, t
         Set by the reactor: the minion that asked and its request's one-time token. Only a
         cluster node may ask, only for itself, once per maintenance, and only if its own minion
         confirms the token (``salt-call vpkg.maintenance start`` makes one).
+    cluster
+        The node's cluster, where the master sees several and the node name is in more than
+        one (or the requesting minion's own cluster decides).
 
     CLI Example:
 
@@ -300,12 +327,13 @@ def evacuate(node, test=False, timeout=None, deadline=None, requested_by=None, t
 
         salt-run vpkg.evacuate xyzo1
         salt-run vpkg.evacuate xyzo1 test=True
+        salt-run vpkg.evacuate xyzo1 cluster=prod
     """
     node = vpkg_args.name(node, "node")
-    return _guarded("evacuate", node, test, timeout, deadline, requested_by, "start", token)
+    return _guarded("evacuate", node, test, timeout, deadline, requested_by, "start", token, cluster)
 
 
-def restore(node, test=False, timeout=None, deadline=None, requested_by=None, token=None):
+def restore(node, test=False, timeout=None, deadline=None, requested_by=None, token=None, cluster=None):  # noqa: PLR0913
     """
     Move the guest packages evacuated from ``node`` back to it, after maintenance.
 
@@ -316,10 +344,10 @@ def restore(node, test=False, timeout=None, deadline=None, requested_by=None, to
         salt-run vpkg.restore xyzo1
     """
     node = vpkg_args.name(node, "node")
-    return _guarded("restore", node, test, timeout, deadline, requested_by, "end", token)
+    return _guarded("restore", node, test, timeout, deadline, requested_by, "end", token, cluster)
 
 
-def rebalance(strategy="balanced", test=False, timeout=None, deadline=None):
+def rebalance(strategy="balanced", test=False, timeout=None, deadline=None, cluster=None):
     """
     Spread (``balanced``) or pack (``minimal``) the running guest packages across the nodes.
 
@@ -328,18 +356,21 @@ def rebalance(strategy="balanced", test=False, timeout=None, deadline=None):
     .. code-block:: bash
 
         salt-run vpkg.rebalance balanced test=True
+        salt-run vpkg.rebalance minimal cluster=prod
     """
     kind, value = vpkg_args.goal(rebalance=strategy)
     test = _options(test, timeout, deadline)
+    cluster = vpkg_args.name(cluster, "cluster", optional=True)
+    place = _at(_site(), cluster=cluster, what="vpkg.rebalance")
     progress = _reporter()
     try:
-        with _records().exclusive("rebalance", "cluster"):
-            return _run(kind, value, test, timeout, deadline, progress=progress)
+        with place.records.exclusive("rebalance", "cluster"):
+            return _run(place, kind, value, test, timeout, deadline, progress=progress)
     except vpkg_records.Busy as exc:
         return _failed(vpkg_results.refusal("rebalance", str(exc), operation="rebalance"))
 
 
-def cancel(node, wait=60):
+def cancel(node, wait=60, cluster=None):
     """
     Stop the evacuation (or restore) of ``node``: moves already running finish, no new one starts.
 
@@ -353,11 +384,12 @@ def cancel(node, wait=60):
     """
     node = vpkg_args.name(node, "node")
     wait = vpkg_args.seconds(wait, "wait")
-    ret = vpkg_operate.cancel(_records(), node, wait)
-    return _audited("cancel", ret) if ret["result"] else _failed(ret)
+    place = _at(_site(), cluster=vpkg_args.name(cluster, "cluster", optional=True), node=node)
+    ret = vpkg_operate.cancel(place.records, node, wait)
+    return _audited(place, "cancel", ret) if ret["result"] else _failed(ret)
 
 
-def history(package=None, since=None, node=None, operation=None):
+def history(package=None, since=None, node=None, operation=None, cluster=None):
     """
     The audit trail: who moved which guest package where, when, and how it ended.
 
@@ -371,6 +403,8 @@ def history(package=None, since=None, node=None, operation=None):
         Only entries whose source, target or node is this node.
     operation
         One of move, evacuate, restore, rebalance, cancel.
+    cluster
+        Only entries about this cluster.
 
     CLI Example:
 
@@ -378,10 +412,12 @@ def history(package=None, since=None, node=None, operation=None):
 
         salt-run vpkg.history
         salt-run vpkg.history package=slvm1 since=7d
+        salt-run vpkg.history cluster=prod
     """
     package = vpkg_args.name(package, "package", optional=True)
     node = vpkg_args.name(node, "node", optional=True)
+    cluster = vpkg_args.name(cluster, "cluster", optional=True)
     try:
-        return vpkg_audit.history(_config().audit_file, package, since, node, operation)
+        return vpkg_audit.history(_config().audit_file, package, since, node, operation, cluster)
     except ValueError as exc:
         raise SaltInvocationError(str(exc)) from None

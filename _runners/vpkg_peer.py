@@ -18,13 +18,12 @@ master's ``peer_run`` can allow exactly these two and nothing that evacuates or 
     runner reads (``migrate_timeout`` is the move's migration timeout)
 """
 
-import os
 import pathlib
 
 import salt.runner
 
 if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "runners"):  # pip-installed
-    from saltext.vpkg.utils import vpkg_args, vpkg_config, vpkg_master, vpkg_results, vpkg_single
+    from saltext.vpkg.utils import vpkg_args, vpkg_config, vpkg_master, vpkg_results, vpkg_single, vpkg_site
 else:  # synced or the checkout: the helpers by name, from the utils folders Salt puts on sys.path
     try:
         import vpkg_args
@@ -32,6 +31,7 @@ else:  # synced or the checkout: the helpers by name, from the utils folders Sal
         import vpkg_master
         import vpkg_results
         import vpkg_single
+        import vpkg_site
     except ModuleNotFoundError as exc:
         if not (exc.name or "").startswith("vpkg_"):
             raise
@@ -70,8 +70,12 @@ def place(package, node):
     node = vpkg_args.name(node, "node")
     asker = str(__opts__.get("id"))  # in a peer call: the asking minion's id
     config = vpkg_config.MasterConfig.read(__opts__.get("vpkg"))
-    directory = os.path.join(__opts__["cachedir"], "vpkg")
-    master = vpkg_master.Master(__opts__, config, vpkg_master.ViewCache(directory))
+    try:
+        # The asker's own cluster: node and package names are unique only within one.
+        place = vpkg_site.Site(__opts__, config).one(minion=asker, what="vpkg_peer.place")
+    except vpkg_site.Unresolved as exc:
+        return _failed(vpkg_results.refusal("move", str(exc), package=package, target=node))
+    master = place.master
     try:
         cluster, _ = master.cluster()
     except vpkg_master.NoClusterView as exc:
@@ -79,7 +83,7 @@ def place(package, node):
     why = vpkg_single.place_refusal(master, cluster, asker, package)
     if why:
         return _failed(vpkg_results.refusal("move", why, package=package, target=node))
-    low = {"arg": [package, node], "kwarg": {}}
+    low = {"arg": [package, node], "kwarg": {"cluster": place.name} if place.name else {}}
     pub = salt.runner.RunnerClient(__opts__).asynchronous(
         "vpkg.move", low, user=vpkg_single.PEER_USER + asker
     )

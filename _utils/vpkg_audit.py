@@ -35,6 +35,7 @@ OPERATIONS = ("move", "evacuate", "restore", "rebalance", "cancel")
 FIELDS = (
     "time",
     "user",
+    "cluster",
     "operation",
     "package",
     "source",
@@ -197,12 +198,15 @@ def record(path, entry):
     return entries
 
 
-def record_result(path, operation, ret, user):
-    """``record(path, entries_from_result(operation, ret, user))``: what the runner calls."""
-    return record(path, entries_from_result(operation, ret, user))
+def record_result(path, operation, ret, user, cluster=None):
+    """``record(path, entries_from_result(operation, ret, user))``, each entry naming ``cluster``."""
+    entries = entries_from_result(operation, ret, user)
+    for entry in entries:
+        entry["cluster"] = cluster
+    return record(path, entries)
 
 
-def audited(path, operation, ret, user=None, requested_by=None, phase=None):
+def audited(path, operation, ret, user=None, requested_by=None, phase=None, cluster=None):  # noqa: PLR0913
     """``ret`` with the operation appended to the trail at ``path`` (None: none kept).
 
     A write error never fails the operation that happened: it is logged and added to the
@@ -211,14 +215,14 @@ def audited(path, operation, ret, user=None, requested_by=None, phase=None):
     if path:
         who = asker(user, requested_by, f"vpkg/maintenance/{phase}" if phase else None)
         try:
-            record_result(path, operation, ret, who)
+            record_result(path, operation, ret, who, cluster)
         except (AuditError, ValueError) as exc:
             log.error("vpkg: audit trail: %s", exc)
             ret.setdefault("warnings", []).append(f"audit trail not written: {exc}")
     return ret
 
 
-def history(path, package=None, since=None, node=None, operation=None):
+def history(path, package=None, since=None, node=None, operation=None, cluster=None):  # noqa: PLR0913
     """The ``kind: history`` return of the entries at ``path`` that match; ValueError for bad filters."""
     if operation is not None and operation not in OPERATIONS:
         raise ValueError(f"operation must be one of {', '.join(OPERATIONS)}")
@@ -226,6 +230,8 @@ def history(path, package=None, since=None, node=None, operation=None):
         comment = "no audit trail: set vpkg:audit_file in the master config"
         return {"kind": "history", "entries": [], "comment": comment}
     entries = read(path, package=package, since=since, node=node, operation=operation)
+    if cluster is not None:
+        entries = [e for e in entries if e.get("cluster") == cluster]
     return {"kind": "history", "entries": entries}
 
 

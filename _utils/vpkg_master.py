@@ -14,6 +14,7 @@ import time
 
 import salt.client
 import salt.utils.event
+import salt.utils.master
 from salt.exceptions import SaltClientError
 
 if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "utils"):  # pip-installed
@@ -38,6 +39,21 @@ def _targeted(minion_id, tgt, tgt_type):
     if tgt_type == "list":
         return minion_id in tgt
     return tgt_type == "glob" and fnmatch.fnmatch(minion_id, tgt)
+
+
+def vmhost_grains(opts, config):
+    """``{minion id: grains}`` of the VM hosts ``vpkg:minions`` (or ``node_map``) names, as cached.
+
+    From the master's grains cache (``minion_data_cache``, on by default): no minion is asked.
+    """
+    if config.node_map:
+        tgt, tgt_type = sorted(set(config.node_map.values())), "list"
+    else:
+        tgt, tgt_type = config.minions, config.tgt_type
+    util = salt.utils.master.MasterPillarUtil(
+        tgt, tgt_type, use_cached_grains=True, grains_fallback=False, pillar_fallback=False, opts=opts
+    )
+    return util.get_minion_grains()
 
 
 class ViewCache:
@@ -108,13 +124,17 @@ def _shows_itself_up(cluster, node):
 class Master:
     """The runner's view of the VM hosts: node <-> minion map, calls, and the event bus."""
 
-    def __init__(self, opts, config, cache=None):
-        """``config``: a ``vpkg_config.MasterConfig``, or the master config's ``vpkg`` mapping."""
+    def __init__(self, opts, config, cache=None, members=None):
+        """``config``: a ``vpkg_config.MasterConfig``, or the master config's ``vpkg`` mapping.
+
+        ``members``: ``{node: minion id}`` of one cluster of several (``vpkg_site``); its minions
+        are then the ones asked, whatever ``vpkg:minions`` says.
+        """
         self.opts = opts
         if not isinstance(config, vpkg_config.MasterConfig):
             config = vpkg_config.MasterConfig.read(config)
         self.config = config
-        self.node_map = dict(config.node_map or {})
+        self.node_map = dict(config.node_map or {}) if members is None else dict(members)
         self.timeout = float(config.timeout)
         self.view_timeout = float(
             min(5.0, self.timeout) if config.view_timeout is None else config.view_timeout

@@ -5,6 +5,7 @@ does the procedure: one cluster view, the plan (``vpkg_plan``), the placement re
 journal, the move engine (``vpkg_engine``), and a truthful summary read back from the cluster.
 """
 
+import concurrent.futures
 import logging
 import pathlib
 import time
@@ -44,6 +45,51 @@ def request(evacuate=None, restore=None, rebalance=None):
     if kind == "rebalance" and value not in strategies:
         raise ValueError(f"rebalance must be {' or '.join(map(repr, strategies))}, not {value!r}")
     return kind, value
+
+
+def site_status(operations):
+    """``vpkg.status`` of several clusters (``{name: Operations}``), asked in parallel.
+
+    ``kind: status`` with ``clusters``, one status per cluster in name order (or the refusal of one
+    that did not answer), and ``summary``: a line of figures per cluster.
+    """
+    names = sorted(operations)
+
+    def one(name):
+        try:
+            return dict(operations[name].status(), cluster=name)
+        except Refused as exc:
+            return {"kind": "status", "cluster": name, "result": False, "comment": str(exc)}
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
+        clusters = list(pool.map(one, names))
+    summary = [_summary(c) for c in clusters]
+    failed = [c["cluster"] for c in clusters if c.get("result") is False]
+    ret = {"kind": "status", "clusters": clusters, "summary": summary, "result": not failed}
+    if failed:
+        ret["comment"] = f"no answer from cluster(s) {', '.join(failed)}"
+    return ret
+
+
+def _summary(status):
+    """One cluster's figures: nodes up, packages running, capacity used of each capacity."""
+    if status.get("result") is False:
+        return {"cluster": status["cluster"], "comment": status["comment"]}
+    nodes, packages = status["nodes"], status["packages"]
+    used = {}
+    for node in nodes.values():
+        for cap, figures in (node.get("capacities") or {}).items():
+            total = used.setdefault(cap, {"used": 0.0, "capacity": 0.0})
+            total["used"] += float(figures.get("used") or 0.0)
+            total["capacity"] += float(figures.get("capacity") or 0.0)
+    return {
+        "cluster": status["cluster"],
+        "nodes_up": sum(1 for n in nodes.values() if n.get("status") == "up"),
+        "nodes": len(nodes),
+        "packages_running": sum(1 for p in packages.values() if vpkg_capacity.is_counted(p)),
+        "packages": len(packages),
+        "capacity": used,
+    }
 
 
 def cancel(records, node, wait):

@@ -15,7 +15,14 @@ else:  # synced or the checkout: the helpers beside this one, by name
 
 
 def status(data, paint):
-    """``vpkg.status``: a block per node (capacity bars, guests), then the rest of the packages."""
+    """``vpkg.status``: a block per node (capacity bars, guests), then the rest of the packages.
+
+    Of several clusters: a line of figures per cluster, then each cluster's drawing in turn.
+    """
+    if "clusters" in data:
+        return _site(data, paint)
+    if set(data) <= text.SENTENCE_KEYS | {"cluster"}:
+        return text.sentence(data, paint)  # a cluster of several that did not answer
     nodes, packages = data["nodes"], data["packages"]
     head = f"cluster {data.get('cluster')}  {data.get('status', '')}"
     if data.get("reported_by"):
@@ -51,6 +58,27 @@ def status(data, paint):
             f"{len(halted)} halted, {len(elsewhere)} elsewhere",
         ]
     )
+    return lines
+
+
+def _site(data, paint):
+    lines = []
+    for figures in data.get("summary") or []:
+        if "comment" in figures:
+            silent = paint("NO ANSWER", "LIGHT_RED")
+            lines.append(f"{paint(figures['cluster'], 'LIGHT_CYAN')}  {silent}  {figures['comment']}")
+            continue
+        used = ", ".join(
+            f"{cap} {t['used']:g}/{t['capacity']:g}"
+            for cap, t in sorted((figures.get("capacity") or {}).items())
+        )
+        lines.append(
+            f"{paint(figures['cluster'], 'LIGHT_CYAN')}  {figures['nodes_up']}/{figures['nodes']} nodes up, "
+            f"{figures['packages_running']}/{figures['packages']} packages running"
+            + (f", capacity used: {used}" if used else "")
+        )
+    for cluster in data["clusters"]:
+        lines.extend(["", *status(cluster, paint)])
     return lines
 
 

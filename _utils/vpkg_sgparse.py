@@ -310,6 +310,11 @@ def parse_package(text, name):
 # The cluster
 
 
+def parse_cluster_name(text):
+    """The cluster's name from ``cmviewcl -f line -l cluster`` (or any ``-f line``) output."""
+    return _required(parse_lines(text), "name", "cluster", "")
+
+
 def parse_cluster(text):
     """The whole cluster from ``cmviewcl [-v] -f line`` output, shaped as docs/data.md says."""
     tree = parse_lines(text)

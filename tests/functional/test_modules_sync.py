@@ -224,7 +224,17 @@ def test_installed_copy_is_current():
     assert spec.returncode == 0, f"saltext.vpkg is not installed (make install): {spec.stderr[-500:]}"
     installed = pathlib.Path(spec.stdout.strip())
     folders = _package_dirs()
-    assert set(folders) == {"", "modules", "runners", "states", "beacons", "utils", "output", "proxy"}
+    assert set(folders) == {
+        "",
+        "modules",
+        "runners",
+        "states",
+        "beacons",
+        "utils",
+        "output",
+        "proxy",
+        "grains",
+    }
     for sub, src in folders.items():
         assert _files(installed / sub) == _files(src), f"{installed / sub} holds other files than {src}"
         stale = [str(f) for f in _files(src) if (installed / sub / f).read_bytes() != (src / f).read_bytes()]

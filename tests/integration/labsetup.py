@@ -102,6 +102,7 @@ def minion_dirs():
         "states_dirs": [str(ROOT / "_states")],
         "utils_dirs": [str(ROOT / "_utils")],
         "beacons_dirs": [str(ROOT / "_beacons")],
+        "grains_dirs": [str(ROOT / "_grains")],
     }
 
 

@@ -12,6 +12,7 @@ import pathlib
 from unittest.mock import patch
 
 import pytest
+import salt.config
 import vpkg_master
 from hypothesis import given
 from hypothesis import strategies as st
@@ -49,7 +50,10 @@ def guarded(tmp_path_factory):
     """The runner with loader dunders, and every way out to a minion or a process closed."""
     cachedir = tmp_path_factory.mktemp("cachedir")
     opts = {
+        **salt.config.DEFAULT_MASTER_OPTS,  # what the grains cache look-up reads (vpkg_site)
+        "__role": "master",
         "cachedir": str(cachedir),
+        "pki_dir": str(cachedir / "pki"),
         "sock_dir": str(cachedir / "sock"),
         "conf_file": None,
         "vpkg": {"timeout": 5, "minions": "vmh*"},

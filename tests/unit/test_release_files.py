@@ -11,7 +11,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 INIT = ROOT / "pkg" / "saltext" / "vpkg" / "__init__.py"
 TYPES = ("added", "changed", "deprecated", "removed", "fixed", "security")
 LOADER_FOLDERS = {"_modules": "modules", "_runners": "runners", "_states": "states", "_beacons": "beacons",
-                  "_output": "output"}  # fmt: skip
+                  "_output": "output", "_grains": "grains"}  # fmt: skip
 
 
 def version():
@@ -90,4 +90,4 @@ def test_the_api_reference_covers_every_loader_module():
         for p in (ROOT / folder).glob("*.py")
         if p.name != "__init__.py"
     }
-    assert len(modules) == 8 and documented == modules
+    assert len(modules) == 9 and documented == modules
