@@ -135,8 +135,8 @@ def status(cluster=None):
         salt-run vpkg.status
         salt-run vpkg.status cluster=prod
     """
-    site = _site()
     cluster = vpkg_args.name(cluster, "cluster", optional=True)
+    site = _site()
     if cluster is None and len(site.names()) > 1:
         ret = vpkg_operate.site_status({p.name: _operations(p) for p in site.every()})
         return ret if ret["result"] else _failed(ret)
