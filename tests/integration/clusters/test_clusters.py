@@ -15,7 +15,7 @@ def _where(sim):
 
 
 def test_the_grains_say_cluster_and_node(clusters, salt_cli):
-    ret = salt_cli.run("grains.item", "vpkg", minion_tgt="G@vpkg:cluster:dr", tgt_type="compound")
+    ret = salt_cli.run("-C", "G@vpkg:cluster:dr", "grains.item", "vpkg", minion_tgt="")
     assert ret.returncode == 0, ret.stdout
     assert {m: g["vpkg"] for m, g in ret.data.items()} == {
         "d-vmh1": {"node": "vmh1", "cluster": "dr"},
@@ -43,8 +43,8 @@ def test_status_shows_every_cluster_then_one(clusters, salt_run):
 def test_a_node_name_in_both_clusters_needs_the_cluster(clusters, salt_run):
     before = {name: _where(sim) for name, sim in clusters.items()}
     ret = salt_run.run("vpkg.evacuate", "vmh1")
-    assert ret.returncode != 0
-    assert "node vmh1 is a node of clusters dr and prod" in ret.stdout + ret.stderr
+    # salt-run prints a SaltInvocationError as "Passed invalid arguments: ..." (and exits 0)
+    assert "Passed invalid arguments: node vmh1 is a node of clusters dr and prod" in ret.stdout, ret.stdout
     assert {name: _where(sim) for name, sim in clusters.items()} == before
     ret = salt_run.run("vpkg.plan", "evacuate=vmh1", "cluster=dr")
     assert ret.returncode == 0 and {m["package"] for m in ret.data["moves"]} == {"b1"}, ret.stdout
@@ -60,13 +60,14 @@ def test_a_move_never_crosses_clusters(clusters, salt_run):
 
 def test_two_clusters_operated_at_once(clusters, salt_master, audit_file):
     prod, dr = clusters["prod"], clusters["dr"]
-    run = salt_master.salt_run_cli(timeout=240)
+    run, other = salt_master.salt_run_cli(timeout=240), salt_master.salt_run_cli(timeout=240)
     before = set(_history(run))
-    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:  # one CLI each: not shareable
         evacuated = pool.submit(run.run, "vpkg.evacuate", "vmh1", "cluster=prod")
-        moved = pool.submit(run.run, "vpkg.move", "b3", "dr3")
+        moved = pool.submit(other.run, "vpkg.move", "b3", "dr3")
         evacuated, moved = evacuated.result(), moved.result()
-    assert evacuated.returncode == 0 and set(evacuated.data["moved"]) == {"a1", "a2"}, evacuated.stdout
+    assert evacuated.returncode == 0, evacuated.stdout
+    assert set((evacuated.data or {}).get("moved") or ()) == {"a1", "a2"}, evacuated.stdout
     assert moved.returncode == 0 and moved.data["result"] is True, moved.stdout
     # Each cluster's invariants hold (every package up once, capacities respected); nothing crossed.
     assert _where(prod)["a1"] in ("vmh2", "vmh3") and _where(prod)["a2"] in ("vmh2", "vmh3")
