@@ -58,8 +58,11 @@ $(STAMP): dist/.built
 
 install: $(STAMP)
 
+# make demo: the tutorial's story on a throwaway lab, VM hosts reached through salt-minions.
+# make demo PROXY=1: the same story, each VM host a salt-proxy (proxytype vmhost) reaching its own
+# sshd on 127.0.0.1 over real SSH, as HP-UX VM hosts are reached (docs/proxy.md); needs root.
 demo: $(STAMP)
-	$(PY) demo/run.py
+	$(PY) demo/run.py $(if $(filter-out 0 no false,$(PROXY)),--proxy)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

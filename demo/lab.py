@@ -2,9 +2,11 @@
 
 Used by ``make demo`` and the benchmarks (the tests use pytest-salt-factories instead). Every
 file lives under one temporary directory; ``Lab.stop()`` (or leaving the ``with`` block) ends
-every process it started.
+every process it started. ``ProxyLab`` is the same lab with a salt-proxy (proxytype ``vmhost``)
+per VM host instead, reaching its host over SSH (``make demo PROXY=1``).
 """
 
+import contextlib
 import os
 import pathlib
 import shutil
@@ -29,6 +31,10 @@ def _free_port():
 
 class Lab:
     """Master + minions whose Serviceguard and Integrity VM commands are the simulator's."""
+
+    # The daemon that stands for each VM host, and its config file's name in its conf folder.
+    node_daemon = "salt-minion"
+    node_conf = "minion"
 
     def __init__(self, cluster, base=None, master_id="vpkg-master", extra_master=None):
         self.cluster = cluster  # an sgsim.testing.SimCluster
@@ -110,18 +116,22 @@ class Lab:
             self._spawn("salt-master", self.master_conf, self.master_id)
             self.minion_confs = {}
             for node in self.cluster.nodes:
-                self.minion_confs[node] = self._write(node, "minion", self.minion_config(node))
-                self._spawn("salt-minion", self.minion_confs[node], node)
+                self.minion_confs[node] = self._write(node, self.node_conf, self.minion_config(node))
+                self._spawn(self.node_daemon, self.minion_confs[node], node, *self.node_args(node))
             self._wait_for_minions(timeout)
         except BaseException:
             self.stop()  # whatever went wrong, leave no daemon behind
             raise
         return self
 
-    def _spawn(self, program, confdir, name):
+    def node_args(self, node):
+        """More command-line arguments of the daemon for ``node``."""
+        return ()
+
+    def _spawn(self, program, confdir, name, *args):
         log = open(self.base / f"{name}.{program}.out", "w")  # noqa: SIM115 - closed in stop()
         proc = subprocess.Popen(
-            [str(BIN / program), "-c", str(confdir), "-l", "quiet"],
+            [str(BIN / program), "-c", str(confdir), "-l", "quiet", *args],
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -182,3 +192,104 @@ class Lab:
 
     def cleanup(self):
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+class ProxyLab(Lab):
+    """The same lab, each VM host a salt-proxy (proxytype ``vmhost``) that reaches it over SSH.
+
+    ``ssh_hosts``: ``{node: SshHost}`` (tests/sshhost.py), one running sshd per node whose
+    sessions find that node's simulated commands on PATH. What docs/proxy.md has an operator
+    write goes where it says: each proxy's ``proxy:`` settings, ``vpkg.node`` and the bin dirs in
+    the pillar (one SLS per proxy id), ``saltenv: base`` in the proxy's config file. Each proxy's
+    ControlMaster socket lives in its own folder under ``base`` (``proxy:control_dir``), so that
+    whatever the lab started can be found by its command line (``leftovers()``).
+    """
+
+    node_daemon = "salt-proxy"
+    node_conf = "proxy"
+    # The keys a minion has in its config file and a proxy has in its pillar.
+    PILLAR_KEYS = ("vpkg.node", "serviceguard.bin_dir", "hpvm.bin_dir")
+
+    def __init__(self, cluster, ssh_hosts, **kwargs):
+        super().__init__(cluster, **kwargs)
+        self.ssh_hosts = ssh_hosts
+
+    def control_dir(self, node):
+        return self.base / node / "ssh"
+
+    def proxy_pillar(self, node):
+        host = self.ssh_hosts[node]
+        minion = super().minion_config(node)
+        return {
+            "proxy": {
+                "proxytype": "vmhost",
+                "host": host.host,
+                "port": host.port,
+                "user": host.user,
+                "identity_file": str(host.identity_file),
+                "known_hosts_file": str(host.known_hosts_file),
+                "connect_timeout": 5,
+                "control_dir": str(self.control_dir(node)),
+            },
+            **{key: minion[key] for key in self.PILLAR_KEYS},
+        }
+
+    def _pillar_roots(self):
+        """One SLS per proxy id and a top file giving each id its own."""
+        root = self.base / "pillar"
+        root.mkdir(parents=True, exist_ok=True)
+        top = {"base": {}}
+        for node in self.cluster.nodes:
+            (root / f"{node}.sls").write_text(yaml.safe_dump(self.proxy_pillar(node)))
+            top["base"][node] = [node]
+        (root / "top.sls").write_text(yaml.safe_dump(top))
+        return {"base": [str(root)]}
+
+    def master_config(self):
+        config = super().master_config()
+        config["pillar_roots"] = self._pillar_roots()
+        return config
+
+    def minion_config(self, node):
+        """The proxy's config file: the minion's, less what is in the pillar, plus the proxy module."""
+        config = super().minion_config(node)
+        for key in self.PILLAR_KEYS:
+            config.pop(key)
+        config["proxy_dirs"] = [str(ROOT / "_proxy")]
+        # salt-proxy's start-up sync_all hangs without it on Salt 3007/3008 (docs/proxy.md).
+        config["saltenv"] = "base"
+        self.control_dir(node).mkdir(mode=0o700, parents=True, exist_ok=True)
+        return config
+
+    def node_args(self, node):
+        return ("--proxyid", node)
+
+    def leftovers(self):
+        """Pids of live processes whose command line names this lab's folder (say, a ControlMaster
+        ``ssh -M`` whose proxy died before it could close it)."""
+        mark = (str(self.base) + os.sep).encode()
+        found = []
+        for entry in pathlib.Path("/proc").iterdir():
+            if entry.name.isdigit() and int(entry.name) != os.getpid():
+                try:
+                    cmdline = (entry / "cmdline").read_bytes()
+                except OSError:
+                    continue
+                if mark in cmdline:
+                    found.append(int(entry.name))
+        return found
+
+    def stop(self):
+        super().stop()
+        # A proxy closes its ControlMaster when it stops; one that did not is ended here.
+        pids = self.leftovers()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while pids and time.monotonic() < deadline:
+            time.sleep(0.1)
+            pids = [pid for pid in pids if pathlib.Path(f"/proc/{pid}").exists()]
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

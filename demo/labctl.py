@@ -54,13 +54,17 @@ def lab_master_options(base):
     }
 
 
-def make_lab(base, source="demo"):
-    """A ``demo.lab.Lab`` (not started) on a fresh simulated cluster under ``base``."""
+def make_lab(base, source="demo", ssh_hosts=None):
+    """A ``demo.lab.Lab`` (not started) on a fresh simulated cluster under ``base``.
+
+    ``ssh_hosts``: a function of the cluster that returns ``{node: SshHost}`` (running sshds);
+    then a ``demo.lab.ProxyLab``, whose VM hosts are salt-proxies reaching those sshds.
+    """
     sgsim = _load_sgsim()
     from sgsim.testing import SimCluster  # noqa: PLC0415
 
     sys.path.insert(0, str(ROOT))
-    from demo.lab import Lab  # noqa: PLC0415
+    from demo.lab import Lab, ProxyLab  # noqa: PLC0415
 
     base = pathlib.Path(base).resolve()
     path = pathlib.Path(source)
@@ -69,6 +73,9 @@ def make_lab(base, source="demo"):
         if not path.is_file():
             raise SystemExit(f"labctl: no cluster file {source} and no shipped example of that name")
     cluster = SimCluster.create(base / "sim", str(path))
+    if ssh_hosts is not None:
+        hosts = ssh_hosts(cluster)
+        return ProxyLab(cluster, hosts, base=base / "salt", extra_master=lab_master_options(base))
     return Lab(cluster, base=base / "salt", extra_master=lab_master_options(base))
 
 

@@ -5,15 +5,28 @@ salt-minion per VM host on loopback; then: the cluster picture, an online move w
 lines, a move that capacity refuses, a VM host evacuated and restored, the picture after. Every
 step's outcome is checked; the exit status is 0 only when everything behaved as expected. Every
 process the demo started is stopped and its folder removed, whatever happens.
+
+``--proxy`` (``make demo PROXY=1``): the same story with each VM host reached as on HP-UX, where
+no salt-minion runs: one real sshd per simulated host on 127.0.0.1 (tests/sshhost.py, the tests'
+own harness) and one salt-proxy (proxytype ``vmhost``, docs/proxy.md) per host, whose every command
+goes over that sshd. It needs root (each sshd logs in ``vpkgsim``, a uid-0 account the harness
+creates) and OpenSSH (installed with apt-get when missing).
 """
 
+import argparse
+import contextlib
+import importlib.util
+import os
 import pathlib
+import pwd
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+import types
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -43,10 +56,14 @@ class Story:
         argv += [*args, "--out=vpkg", "--force-color" if TTY else "--no-color"]
         lines = []
         with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
-            for line in proc.stdout:
-                if not NOISE.match(line):
-                    print(line, end="", flush=True)
-                    lines.append(line)
+            try:
+                for line in proc.stdout:
+                    if not NOISE.match(line):
+                        print(line, end="", flush=True)
+                        lines.append(line)
+            except BaseException:  # Ctrl-C, SIGTERM: do not wait for the step to finish first
+                proc.kill()
+                raise
         output = re.sub(r"\x1b\[[0-9;]*m", "", "".join(lines))
         if proc.returncode != rc:
             self.failures.append(f"salt-run {' '.join(args)}: exit status {proc.returncode}, expected {rc}")
@@ -60,11 +77,23 @@ class Story:
             self.failures.append(what)
 
 
-def tell(story, cluster):
+def tell(story, cluster, ssh_hosts=None):
     first = cluster.nodes[0]
     placement = {name: pkg.get("node") for name, pkg in cluster.state()["packages"].items()}
-    say(f"Serviceguard's own view on {first} (the simulator's cmviewcl)")
-    print(cluster.run(first, ["cmviewcl"]).stdout.rstrip())
+    if ssh_hosts is None:
+        say(f"Serviceguard's own view on {first} (the simulator's cmviewcl)")
+        print(cluster.run(first, ["cmviewcl"]).stdout.rstrip())
+    else:
+        host = ssh_hosts[first]
+        say(
+            f"Serviceguard's own view on {first}, over its sshd (the simulator's cmviewcl)\n"
+            f"$ ssh -p {host.port} {host.destination} cmviewcl"
+        )
+        view = subprocess.run(
+            host.ssh_argv("cmviewcl"), capture_output=True, text=True, timeout=60, check=False
+        )
+        print((view.stdout or view.stderr).rstrip())
+        story.check(f"cmviewcl over ssh to {first}: exit status {view.returncode}", view.returncode == 0)
 
     story.salt_run(
         "The cluster at a glance: a bar per capacity, the weight of each guest",
@@ -122,22 +151,153 @@ def tell(story, cluster):
     )
 
 
-def main():
+def load_sshhost():
+    """tests/sshhost.py, the tests' sshd harness: the one implementation, not a copy.
+
+    It is a pytest helper module (fixtures, and pytest.skip / pytest.fail where root is missing);
+    the demo needs none of that, nor pytest itself: unless pytest is loaded already, a stand-in
+    ``pytest`` is in ``sys.modules`` only while the module loads (its decorators leave the fixtures
+    plain functions; its skip and fail raise RuntimeError, which the demo reports). Loaded from its
+    file, not as ``tests.sshhost``: tests/ is no package, and an installed ``tests`` would win.
+    """
+    if "sshhost" in sys.modules:
+        return sys.modules["sshhost"]
+
+    def refuse(reason, **_):
+        raise RuntimeError(reason)
+
+    def fixture(*args, **_):
+        return args[0] if args and callable(args[0]) else (lambda function: function)
+
+    stand_in = types.ModuleType("pytest")
+    stand_in.fixture, stand_in.skip, stand_in.fail = fixture, refuse, refuse
+    spec = importlib.util.spec_from_file_location("sshhost", ROOT / "tests" / "sshhost.py")
+    module = importlib.util.module_from_spec(spec)
+    real = sys.modules.get("pytest")
+    sys.modules["pytest"] = real or stand_in
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        if real is None:
+            del sys.modules["pytest"]
+    sys.modules["sshhost"] = module
+    return module
+
+
+def ssh_prerequisites(sshhost):
+    """Why this machine cannot run the SSH variant (None if it can), before anything starts."""
+    if os.geteuid() == 0:
+        return None  # sshhost.ensure_openssh installs what is missing with apt-get
+    missing = sshhost._missing_tools()  # the harness's own list of what it runs
+    root = (
+        "it needs root: each simulated VM host's sshd logs in vpkgsim, a uid-0 alias of root "
+        "(shell /bin/sh) that the demo creates if it is missing"
+    )
+    if missing:
+        return (
+            f"make demo PROXY=1 needs OpenSSH's server and client, and this machine lacks "
+            f"{', '.join(missing)}.\nInstall them (Debian/Ubuntu: sudo apt-get install openssh-server "
+            f"openssh-client; no ssh service needs to run). And {root}.\nThen: sudo make demo PROXY=1"
+        )
+    try:
+        who = pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        who = f"uid {os.geteuid()}"
+    return f"make demo PROXY=1 cannot run as {who}: {root}.\nRun: sudo make demo PROXY=1"
+
+
+def start_ssh_hosts(stack, sshhost, base):
+    """One sshd per VM host of the cluster, started; ``stack`` stops them all."""
+    if sshhost._missing_tools():
+        say("Installing openssh-server and openssh-client with apt-get (no ssh service is started)")
+    sshhost.ensure_openssh()
+    try:
+        pwd.getpwnam(sshhost.USER)
+    except KeyError:
+        say(
+            f"Creating the account {sshhost.USER}: a uid-0 alias of root with shell /bin/sh and no "
+            "password, which only the demo's own sshds (127.0.0.1, its key only) let in; it stays"
+        )
+    user = sshhost.ensure_account()
+    key = sshhost.make_client_key(base / "client")
+
+    def start(cluster):
+        return stack.enter_context(sshhost.started_ssh_hosts(cluster, base, key, user))
+
+    return start
+
+
+def reached_over_ssh(story, ssh_hosts):
+    """Each sshd's log shows its proxy's login: the proxies' commands go over SSH, not around it.
+
+    Read once every proxy has answered test.ping (its ``vmhost.ping``, a command over SSH) and
+    before the demo's own ``ssh ... cmviewcl``: every login by then is a proxy's.
+    """
+    for node, host in ssh_hosts.items():
+        log = host.log_file.read_text(errors="replace") if host.log_file.exists() else ""
+        logins = log.count(f"Accepted publickey for {host.user}")
+        story.check(f"{node}'s sshd logged no login of its proxy ({host.log_file})", logins > 0)
+
+
+def stop_on_sigterm():
+    """SIGTERM (a killed ``make``, a CI timeout) unwinds like Ctrl-C: the finally blocks clean up."""
+
+    def unwind(signum, _frame):
+        signal.signal(signum, signal.SIG_IGN)  # a second one must not cut the clean-up short
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, unwind)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--proxy", action="store_true", help="VM hosts as salt-proxies over real SSH (make demo PROXY=1)"
+    )
+    args = parser.parse_args(argv)
+    stop_on_sigterm()
+    sshhost = None
+    if args.proxy:
+        sshhost = load_sshhost()
+        problem = ssh_prerequisites(sshhost)
+        if problem:
+            print(f"The demo cannot run here: {problem}", file=sys.stderr)
+            return 1
     started = time.monotonic()
     base = pathlib.Path(tempfile.mkdtemp(prefix="vpkg-demo-"))
-    lab = story = None
+    story = None
     try:
-        lab = make_lab(base)
-        say(f"Starting a salt-master and one salt-minion per VM host ({', '.join(lab.cluster.nodes)})")
-        lab.start()
-        story = Story(lab)
-        tell(story, lab.cluster)
+        with contextlib.ExitStack() as stack:
+            ssh_hosts = None
+            if args.proxy:
+                lab = make_lab(base, ssh_hosts=start_ssh_hosts(stack, sshhost, base / "ssh"))
+                ssh_hosts = lab.ssh_hosts
+                where = ", ".join(f"{node} {host.host}:{host.port}" for node, host in ssh_hosts.items())
+                user = next(iter(ssh_hosts.values())).user
+                say(
+                    f"VM hosts reached through salt-proxy minions over SSH (sshd on {where}; account {user}):"
+                    "\n   starting a salt-master and one salt-proxy (proxytype vmhost) per VM host"
+                )
+            else:
+                lab = make_lab(base)
+                nodes = ", ".join(lab.cluster.nodes)
+                say(
+                    "VM hosts reached through salt-minions: "
+                    f"starting a salt-master and one salt-minion per VM host ({nodes})"
+                )
+            stack.callback(lab.stop)
+            lab.start()
+            story = Story(lab)
+            if ssh_hosts is not None:
+                reached_over_ssh(story, ssh_hosts)
+            tell(story, lab.cluster, ssh_hosts)
     except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
         print(f"\nThe demo could not run: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("\nInterrupted: every process the demo started is stopped.", file=sys.stderr)
+        return 130
     finally:
-        if lab is not None:
-            lab.stop()
         shutil.rmtree(base, ignore_errors=True)
     elapsed = time.monotonic() - started
     if story.failures:
