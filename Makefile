@@ -79,7 +79,7 @@ integration: $(STAMP)
 
 # The unit and functional tiers on an older Salt: make test-3006, make test-3007.
 $(OLD:%=test-%): test-%: .venv-%/.installed
-	.venv-$*/bin/python -m pytest -q -p no:cacheprovider tests/unit tests/functional
+	VPKG_HYPOTHESIS_EXAMPLES=15 .venv-$*/bin/python -m pytest -q -p no:cacheprovider tests/unit tests/functional
 
 test: $(STAMP) lint docs
 	$(PY) -m pytest -q -p no:cacheprovider tests
