@@ -1,4 +1,4 @@
-"""Issue 4's benchmark: ``salt-run vpkg.move`` against two baselines, on one migration.
+"""Issue 4's benchmark: ``salt-run vpkg.move`` against two baselines, through minions or proxies.
 
 One run, one simulated migration (the demo cluster's guest ``app1``, 4096 MB over a 1000 Mb/s
 link, time scale 0.04: about 1.5 s of migration), moved back and forth between vmhost1 and
@@ -21,8 +21,14 @@ GUEST -h TARGET``, ``cmhaltpkg -d PKG``, ``cmrunpkg -n TARGET PKG``, ``cmmodpkg 
      Also shown, not judged: ours as the host module reports it (``unprotected_seconds``) and
      native from the timestamps of its ``Disabling``/``Enabling package switching`` lines.
      Goals: ours at most 0.2 s longer than native's, 0.1 s longer than the script's.
+  d. with ``--proxy``: the lab also runs, for each VM host, one sshd on 127.0.0.1 and a
+     salt-proxy of proxytype ``vmhost`` reaching it over real SSH (``bench/proxylab.py``), beside
+     the salt-minions; a second RunnerClient, whose ``vpkg:node_map`` maps each node to its proxy,
+     moves the guest through the proxies, interleaved with the other kinds. Goal: the proxy path
+     at most 0.1 s slower than the same warm RunnerClient move through the minions (b); b's and
+     c's goals apply to it too.
 
-    .venv/bin/python bench/bench_move.py [--runs 5] [--memory 4096] [--link 1000] [--scale 0.04]
+    .venv/bin/python bench/bench_move.py [--runs 5] [--proxy] [--memory 4096] [--link 1000] [--scale 0.04]
 """
 
 import argparse
@@ -44,6 +50,7 @@ PACKAGE = "app1"
 NODES = ("vmhost1", "vmhost3")
 GOALS = {"cli": 1.0, "client": 0.3, "window": 0.2}  # against the native cmmovevpkg
 SCRIPT_GOALS = {"cli": 0.8, "client": 0.2, "window": 0.1}  # against the shell script
+PROXY_GOAL = 0.1  # the proxy path against the same RunnerClient move through the minions
 BREAKDOWN_RUNS = 3
 
 
@@ -61,6 +68,11 @@ def _args():
     )
     parser.add_argument(
         "--minion-threads", action="store_true", help="minions run jobs in threads (multiprocessing: False)"
+    )
+    parser.add_argument(
+        "--proxy",
+        action="store_true",
+        help="also move through a vmhost salt-proxy per VM host over real SSH (needs root)",
     )
     parser.add_argument(
         "--stale-view",
@@ -98,13 +110,15 @@ def move_script(bin_dir, package, guest, target):
 
 
 class Bench:
-    def __init__(self, cluster, lab, sim_seconds, refresh=True, scripts=None):
+    def __init__(self, cluster, lab, sim_seconds, refresh=True, scripts=None, proxies=None):
         self.cluster = cluster
         self.lab = lab
         self.sim_seconds = sim_seconds
         self.refresh = refresh
         self.scripts = scripts or {}  # (source, target) -> path of the shell baseline
+        self.proxies = proxies  # {proxy id: node}, or None without --proxy
         self.client = None
+        self.proxy_client = None
         self.local = None
         self.last = None
 
@@ -142,6 +156,18 @@ class Bench:
             self.client = salt.runner.RunnerClient(opts)
         return self.client
 
+    def proxy_runner(self):
+        """A RunnerClient of the same master whose ``vpkg:node_map`` reaches each node's proxy."""
+        if self.proxy_client is None:
+            import proxylab
+            import salt.config
+            import salt.runner
+
+            opts = salt.config.master_config(str(self.lab.master_conf / "master"))
+            opts["vpkg"] = {**(opts.get("vpkg") or {}), "node_map": proxylab.node_map(self.proxies)}
+            self.proxy_client = salt.runner.RunnerClient(opts)
+        return self.proxy_client
+
     def _cli(self, source, target):
         start = time.monotonic()
         proc = self.lab.salt_run("vpkg.move", PACKAGE, target, "--out=json", "--no-color", check=False)
@@ -160,6 +186,10 @@ class Bench:
             raise RuntimeError(f"RunnerClient vpkg.move failed: {ret}")
         self.last = ret
         return {"seconds": seconds, "reported": ret.get("unprotected_seconds"), "detail": ret}
+
+    def _proxy(self, source, target):
+        """The warm RunnerClient move, the source VM host reached by its salt-proxy over SSH."""
+        return self._client(source, target, self.proxy_runner())
 
     def _script(self, source, target):
         argv = ["/bin/sh", str(self.scripts[source, target])]
@@ -279,6 +309,8 @@ def _sim_seconds(args):
 def _view_from(args):
     if args.view_from:
         return args.view_from
+    if args.proxy:
+        return "every minion (vpkg:minions: the node names), every proxy (vpkg:node_map)"
     return "every minion (vpkg:minions default)"
 
 
@@ -304,6 +336,8 @@ def report(figs, args, runs, sim_seconds, parts):
         judged("a. salt-run vpkg.move (process)", t["cli"], "cli", tn, ts),
         judged("b. RunnerClient vpkg.move (warm)", t["client"], "client", tn, ts),
     ]
+    if "proxy" in t:
+        rows.append(judged("b. RunnerClient vpkg.move via proxies (warm)", t["proxy"], "client", tn, ts))
     rows += [
         _row("   LocalClient vpkg.move on source (no runner)", t["direct"], (tn, None), (ts, None)),
         _row("c. unprotected, native (state poll)", wn),
@@ -311,12 +345,28 @@ def report(figs, args, runs, sim_seconds, parts):
         judged("c. unprotected, salt-run (state poll)", w["cli"], "window", wn, ws),
         judged("c. unprotected, RunnerClient (state poll)", w["client"], "window", wn, ws),
     ]
+    if "proxy" in w:
+        rows.append(judged("c. unprotected, via proxies (state poll)", w["proxy"], "window", wn, ws))
     rows += [
         _row("   native, Disabling..Enabling lines", r["native"]),
         _row("   ours, unprotected_seconds (host clock)", r["cli"] + r["client"], (r["native"], None)),
     ]
     judge = ["goal", "verdict"]
     common.print_table(["seconds", "median", "min", "max", "vs native", *judge, "vs script", *judge], rows)
+    if "proxy" in t:
+        print("  through the vmhost proxies (SSH) against the same RunnerClient move through the minions:")
+        rows = [
+            ("d. RunnerClient vpkg.move via minions", t["client"], None),
+            ("d. RunnerClient vpkg.move via proxies", t["proxy"], (t["client"], PROXY_GOAL)),
+            ("   unprotected via minions (state poll)", w["client"], None),
+            ("   unprotected via proxies (state poll)", w["proxy"], (w["client"], None)),
+            ("   unprotected_seconds via minions (host clock)", r["client"], None),
+            ("   unprotected_seconds via proxies (host clock)", r["proxy"], (r["client"], None)),
+        ]
+        common.print_table(
+            ["seconds", "median", "min", "max", "vs minions", *judge],
+            [_row(name, values, *([vs] if vs else []), width=1) for name, values, vs in rows],
+        )
     print("  directions: " + ", ".join(f"{k}: {[f['direction'] for f in v]}" for k, v in figs.items()))
     native_over = common.spread(tn)[0] - sim_seconds
     script_over = common.spread(ts)[0] - sim_seconds
@@ -365,15 +415,28 @@ def main():
         vpkg = {"timeout": 30}
         if args.view_from:
             vpkg["minions"] = args.view_from
-        Lab = common.lab_class(args.minion_threads)
-        lab = Lab(cluster, base=base / "lab", extra_master={"vpkg": vpkg} if args.view_from else {})
+        proxies = None
+        if args.proxy:
+            import proxylab
+
+            # The minions' RunnerClient asks only minions for the view; the proxies' maps each node.
+            vpkg.setdefault("minions", list(cluster.nodes))
+            vpkg["tgt_type"] = "list" if isinstance(vpkg["minions"], list) else "glob"
+            proxies = proxylab.proxy_ids(cluster.nodes)
+            Lab = proxylab.proxy_lab_class(args.minion_threads)
+            lab = Lab(cluster, base=base / "lab", extra_master={"vpkg": vpkg}, proxies=proxies)
+        else:
+            Lab = common.lab_class(args.minion_threads)
+            lab = Lab(cluster, base=base / "lab", extra_master={"vpkg": vpkg} if args.view_from else {})
         print(f"machine at start: {common.machine()}", flush=True)
         lab.start()
         sim_seconds = _sim_seconds(args)
         scripts = _write_scripts(cluster, doc, base / "scripts")
-        bench = Bench(cluster, lab, sim_seconds, refresh=not args.stale_view, scripts=scripts)
-        kinds = ["cli", "native", "script", "client", "direct"]
-        for kind in kinds:  # warm-up, discarded: caches, the RunnerClient's loader
+        bench = Bench(
+            cluster, lab, sim_seconds, refresh=not args.stale_view, scripts=scripts, proxies=proxies
+        )
+        kinds = ["cli", "native", "script", "client", "direct"] + (["proxy"] if args.proxy else [])
+        for kind in kinds:  # warm-up, discarded: caches, the RunnerClients' loaders
             bench.run(kind)
         figs = {k: [] for k in kinds}
         for i in range(args.runs):
@@ -386,12 +449,13 @@ def main():
             for v in figs.values():
                 for f in v:
                     f["window"] = f["window"] if f["window"] is not None else float("nan")
-        parts = bench.breakdown(bench.runner().opts, BREAKDOWN_RUNS)
+        shown = ("client", "proxy") if args.proxy else ("client",)
+        parts = bench.breakdown(bench.runner().opts, BREAKDOWN_RUNS, shown)
         report(figs, args, args.runs, sim_seconds, (BREAKDOWN_RUNS, parts))
         print(f"machine at end: {common.machine()}")
         return 0
     finally:
-        for client in (bench.client, bench.local) if bench is not None else ():
+        for client in (bench.client, bench.proxy_client, bench.local) if bench is not None else ():
             if client is not None:
                 client.destroy()
         if lab is not None:
