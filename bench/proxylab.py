@@ -240,17 +240,20 @@ def make_proxy_lab(base_lab):
             self.end_ssh_masters()
 
         def wait_for(self, wanted, timeout):
-            """Until every id in ``wanted`` answers ``test.ping``."""
+            """Until every id in ``wanted`` answers ``test.ping`` (none: until the master answers)."""
             deadline = time.monotonic() + timeout
             wanted = set(wanted)
             while time.monotonic() < deadline:
-                out = self.salt("*", "test.ping", "--out=yaml", "--timeout=5", check=False)
+                target = ["-L", ",".join(sorted(wanted))] if wanted else ["*"]
+                out = self.salt(*target, "test.ping", "--out=yaml", "--timeout=5", check=False)
+                if not wanted and "No minions matched" in out.stdout + out.stderr:
+                    return  # the master is up and nothing has its key yet
                 try:
                     answers = yaml.safe_load(out.stdout)
                 except yaml.YAMLError:
                     answers = None  # the master is not listening yet
                 up = {k for k, v in answers.items() if v is True} if isinstance(answers, dict) else set()
-                if wanted <= up:
+                if wanted <= up and isinstance(answers, dict):
                     return
                 time.sleep(1)
             raise RuntimeError(
@@ -265,6 +268,20 @@ def make_proxy_lab(base_lab):
                 if entry.isdigit():
                     argv = cmdline(int(entry))
                     if argv and b"-M" in argv and any(a.startswith(marker) for a in argv):
+                        found.append(int(entry))
+            return found
+
+        def processes(self, marker=None):
+            """Pids of live processes whose command line holds ``marker`` (default: the lab's folder).
+
+            Finds what left every process group of ours: a Salt job process that daemonised, an
+            ssh ControlMaster. Never this process.
+            """
+            marker = (marker or str(self.base)).encode()
+            found = []
+            for entry in os.listdir("/proc"):
+                if entry.isdigit() and int(entry) != os.getpid():
+                    if any(marker in a for a in cmdline(int(entry))):
                         found.append(int(entry))
             return found
 
@@ -283,6 +300,18 @@ def make_proxy_lab(base_lab):
                     with contextlib.suppress(Exception):
                         host.stop()
                 self.hosts = {}
+                self._end_leftovers()
+
+        def _end_leftovers(self):
+            """SIGTERM, then SIGKILL, to any process still running from the lab's folder."""
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                left = self.processes()
+                for pid in left:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, sig)
+                deadline = time.monotonic() + 5
+                while self.processes() and time.monotonic() < deadline:
+                    time.sleep(0.05)
 
     return ProxyLab
 
