@@ -13,7 +13,11 @@ thread of this process records the master's event bus meanwhile (job publishes, 
 which the overhead is split into the gaps between one migration ending and the next starting.
 The cluster's state is re-initialised between runs. Goal: makespan / lower bound <= 1.05.
 
-    .venv/bin/python bench/bench_evacuate.py [--runs 1] [--guests 40] [--targets 8] [--scale 0.025]
+With ``--proxy`` no salt-minion runs: each VM host is reached by a salt-proxy of proxytype
+``vmhost`` over real SSH, one sshd per host on 127.0.0.1 (``bench/proxylab.py``; the proxies' ids
+are the node names, so the runner's configuration is the same). Needs root.
+
+    .venv/bin/python bench/bench_evacuate.py [--runs 1] [--proxy] [--guests 40] [--targets 8] [--scale 0.025]
 """
 
 import argparse
@@ -44,6 +48,9 @@ def _args():
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument(
         "--minion-threads", action="store_true", help="minions run jobs in threads (multiprocessing: False)"
+    )
+    parser.add_argument(
+        "--proxy", action="store_true", help="VM hosts reached by vmhost salt-proxies over SSH, no minions"
     )
     parser.add_argument("--no-baseline", action="store_true", help="skip the native cmmovevpkg loop")
     return parser.parse_args()
@@ -181,7 +188,7 @@ def breakdown(t0, t1, rows, marks):
         "head_parts": {
             "salt-run process start until the runner job begins": run_new - t0,
             "runner: cluster view, hpvm.guests, plan, record, 1st publish": first["published"] - run_new,
-            "minion: job dispatch until vpkg.move runs": first["host_begin"] - first["published"],
+            "minion or proxy: job dispatch until vpkg.move runs": first["host_begin"] - first["published"],
             "host: preflight and cmmodpkg -d": first["begin"] - first["host_begin"],
         },
         "tail_parts": {
@@ -279,19 +286,32 @@ def native_loop(cluster, doc, ret, formula):
     )
 
 
+def _hosts(args):
+    if args.proxy:
+        return "VM hosts reached by vmhost salt-proxies over SSH (jobs in processes), no minions"
+    return f"minion jobs in {'threads' if args.minion_threads else 'processes (default)'}"
+
+
 def main():
     args = _args()
     common.load_sgsim()
     from sgsim.testing import SimCluster
 
-    Lab = common.lab_class(args.minion_threads)
     doc = cluster_doc(args.guests, args.targets, args.link, args.scale, args.seed)
     formula = migration_seconds(doc)
     base = pathlib.Path(tempfile.mkdtemp(prefix="bench-evacuate-"))
     lab = None
     try:
         cluster = SimCluster.create(base / "sim", doc)
-        lab = Lab(cluster, base=base / "lab", extra_master={"vpkg": {"timeout": 30, "move_timeout": 120}})
+        extra = {"vpkg": {"timeout": 30, "move_timeout": 120}}
+        if args.proxy:
+            import proxylab
+
+            Lab = proxylab.proxy_lab_class(args.minion_threads)
+            proxies = proxylab.proxy_ids(cluster.nodes, prefix="")
+            lab = Lab(cluster, base=base / "lab", extra_master=extra, proxies=proxies, minions=False)
+        else:
+            lab = common.lab_class(args.minion_threads)(cluster, base=base / "lab", extra_master=extra)
         print(f"machine at start: {common.machine()}", flush=True)
         lab.start()
         import salt.config
@@ -301,7 +321,7 @@ def main():
         print(
             f"vpkg.evacuate {SOURCE}: {args.guests} guests of 2-16 GB to {args.targets} targets, "
             f"link {args.link} Mb/s, time scale {args.scale}; migrations {sizes[0]:.2f}-{sizes[-1]:.2f} s; "
-            f"minion jobs in {'threads' if args.minion_threads else 'processes (default)'}"
+            f"{_hosts(args)}"
         )
         ratios = []
         for n in range(1, args.runs + 1):

@@ -1,28 +1,42 @@
-"""Issue 4's benchmark: ``salt-run vpkg.move`` against the native ``cmmovevpkg``, on one migration.
+"""Issue 4's benchmark: ``salt-run vpkg.move`` against two baselines, through minions or proxies.
 
 One run, one simulated migration (the demo cluster's guest ``app1``, 4096 MB over a 1000 Mb/s
 link, time scale 0.04: about 1.5 s of migration), moved back and forth between vmhost1 and
-vmhost3 so that every run moves the same guest. Kinds are interleaved (and their order rotated
-each round) so machine load weighs on all of them alike; one warm-up of each kind is discarded.
+vmhost3 so that every run moves the same guest. Kinds are interleaved (in reverse order every
+other round, so that each kind alternates direction) so machine load weighs on all of them alike;
+one warm-up of each kind is discarded.
+Two baselines, each run as a process from the source host's command folder, process start
+included: the simulated native ``cmmovevpkg -v -P PKG -h TARGET`` (one process), and a plain
+POSIX shell script (a temporary file run with ``/bin/sh``) running the five commands of our
+move, with the very argv ``_utils/vpkg_cmd.py`` builds: ``cmmodpkg -d PKG``, ``hpvmmigrate -o -P
+GUEST -h TARGET``, ``cmhaltpkg -d PKG``, ``cmrunpkg -n TARGET PKG``, ``cmmodpkg -e PKG``
+(``set -e``; no preflight, no verify).
 
-  a. ``salt-run vpkg.move PKG TARGET`` from its command line, process start included, against
-     ``cmmovevpkg -v -P PKG -h TARGET`` run as a process from the source host's command folder.
-     Goal: ours at most 1.0 s slower (medians).
+  a. ``salt-run vpkg.move PKG TARGET`` from its command line, process start included.
+     Goals: at most 1.0 s slower than native, 0.8 s slower than the script (medians).
   b. the same move through ``salt.runner.RunnerClient`` in this (warm) process.
-     Goal: at most 0.3 s slower than native.
+     Goals: at most 0.3 s slower than native, 0.2 s slower than the script.
   c. the unprotected window, from package switching off to back on, measured the same external
-     way for both: a thread polls the simulator's state file every 2 ms (``SwitchingWatcher``).
+     way for all: a thread polls the simulator's state file every 2 ms (``SwitchingWatcher``).
      Also shown, not judged: ours as the host module reports it (``unprotected_seconds``) and
      native from the timestamps of its ``Disabling``/``Enabling package switching`` lines.
-     Goal: ours at most 0.2 s longer.
+     Goals: ours at most 0.2 s longer than native's, 0.1 s longer than the script's.
+  d. with ``--proxy``: the lab also runs, for each VM host, one sshd on 127.0.0.1 and a
+     salt-proxy of proxytype ``vmhost`` reaching it over real SSH (``bench/proxylab.py``), beside
+     the salt-minions; a second RunnerClient, whose ``vpkg:node_map`` maps each node to its proxy,
+     moves the guest through the proxies, interleaved with the other kinds. Goal: the proxy path
+     at most 0.1 s slower than the same warm RunnerClient move through the minions (b); b's and
+     c's goals apply to it too.
 
-    .venv/bin/python bench/bench_move.py [--runs 5] [--memory 4096] [--link 1000] [--scale 0.04]
+    .venv/bin/python bench/bench_move.py [--runs 5] [--proxy] [--memory 4096] [--link 1000] [--scale 0.04]
 """
 
 import argparse
 import json
 import pathlib
+import shlex
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,7 +48,9 @@ import common  # noqa: E402
 
 PACKAGE = "app1"
 NODES = ("vmhost1", "vmhost3")
-GOALS = {"cli": 1.0, "client": 0.3, "window": 0.2}
+GOALS = {"cli": 1.0, "client": 0.3, "window": 0.2}  # against the native cmmovevpkg
+SCRIPT_GOALS = {"cli": 0.8, "client": 0.2, "window": 0.1}  # against the shell script
+PROXY_GOAL = 0.1  # the proxy path against the same RunnerClient move through the minions
 BREAKDOWN_RUNS = 3
 
 
@@ -54,10 +70,15 @@ def _args():
         "--minion-threads", action="store_true", help="minions run jobs in threads (multiprocessing: False)"
     )
     parser.add_argument(
+        "--proxy",
+        action="store_true",
+        help="also move through a vmhost salt-proxy per VM host over real SSH (needs root)",
+    )
+    parser.add_argument(
         "--stale-view",
         action="store_true",
         help="do not refresh the master's kept cluster view after the moves made behind the runner's "
-        "back (native, LocalClient): every runner move then starts from a stale view and retries",
+        "back (native, script, LocalClient): every runner move then starts from a stale view and retries",
     )
     return parser.parse_args()
 
@@ -71,13 +92,33 @@ def _cluster_doc(args):
     return doc
 
 
+def move_script(bin_dir, package, guest, target):
+    """The shell baseline: our move's five commands, the argv ``vpkg_cmd`` builds, one per line."""
+    sys.path.insert(0, str(common.ROOT / "_utils"))
+    try:
+        import vpkg_cmd
+    finally:
+        sys.path.remove(str(common.ROOT / "_utils"))
+    commands = [
+        vpkg_cmd.cmmodpkg(bin_dir, package, enable=False),
+        vpkg_cmd.hpvmmigrate(bin_dir, guest, target, online=True),
+        vpkg_cmd.cmhaltpkg(bin_dir, package, detach=True),
+        vpkg_cmd.cmrunpkg(bin_dir, package, node=target),
+        vpkg_cmd.cmmodpkg(bin_dir, package, enable=True),
+    ]
+    return "set -e\n" + "".join(shlex.join(argv) + "\n" for argv in commands)
+
+
 class Bench:
-    def __init__(self, cluster, lab, sim_seconds, refresh=True):
+    def __init__(self, cluster, lab, sim_seconds, refresh=True, scripts=None, proxies=None):
         self.cluster = cluster
         self.lab = lab
         self.sim_seconds = sim_seconds
         self.refresh = refresh
+        self.scripts = scripts or {}  # (source, target) -> path of the shell baseline
+        self.proxies = proxies  # {proxy id: node}, or None without --proxy
         self.client = None
+        self.proxy_client = None
         self.local = None
         self.last = None
 
@@ -99,7 +140,7 @@ class Bench:
             fig = getattr(self, f"_{kind}")(source, target)
         self._check_moved(kind, target, fig.pop("detail"))
         fig.update({"window": watcher.window(), "direction": f"{source}->{target}"})
-        if self.refresh and kind in ("native", "direct"):
+        if self.refresh and kind in ("native", "script", "direct"):
             # Moved behind the runner's back: a master whose kept view follows the cluster (every
             # move through Salt keeps it current) is the case measured; --stale-view measures the
             # retry. Untimed.
@@ -115,6 +156,18 @@ class Bench:
             self.client = salt.runner.RunnerClient(opts)
         return self.client
 
+    def proxy_runner(self):
+        """A RunnerClient of the same master whose ``vpkg:node_map`` reaches each node's proxy."""
+        if self.proxy_client is None:
+            import proxylab
+            import salt.config
+            import salt.runner
+
+            opts = salt.config.master_config(str(self.lab.master_conf / "master"))
+            opts["vpkg"] = {**(opts.get("vpkg") or {}), "node_map": proxylab.node_map(self.proxies)}
+            self.proxy_client = salt.runner.RunnerClient(opts)
+        return self.proxy_client
+
     def _cli(self, source, target):
         start = time.monotonic()
         proc = self.lab.salt_run("vpkg.move", PACKAGE, target, "--out=json", "--no-color", check=False)
@@ -124,48 +177,64 @@ class Bench:
             raise RuntimeError(f"salt-run vpkg.move failed ({proc.returncode}): {proc.stdout}{proc.stderr}")
         return {"seconds": seconds, "reported": ret.get("unprotected_seconds"), "detail": ret}
 
-    def _client(self, source, target):
-        self.runner()
+    def _client(self, source, target, client=None):
+        client = client or self.runner()
         start = time.monotonic()
-        ret = self.client.cmd("vpkg.move", [PACKAGE, target], print_event=False)
+        ret = client.cmd("vpkg.move", [PACKAGE, target], print_event=False)
         seconds = time.monotonic() - start
         if not isinstance(ret, dict) or ret.get("result") is not True:
             raise RuntimeError(f"RunnerClient vpkg.move failed: {ret}")
         self.last = ret
         return {"seconds": seconds, "reported": ret.get("unprotected_seconds"), "detail": ret}
 
-    def breakdown(self, opts, runs):
+    def _proxy(self, source, target):
+        """The warm RunnerClient move, the source VM host reached by its salt-proxy over SSH."""
+        return self._client(source, target, self.proxy_runner())
+
+    def _script(self, source, target):
+        argv = ["/bin/sh", str(self.scripts[source, target])]
+        start = time.monotonic()
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+        seconds = time.monotonic() - start
+        if proc.returncode != 0:
+            raise RuntimeError(f"the move script failed ({proc.returncode}): {proc.stdout}{proc.stderr}")
+        return {"seconds": seconds, "reported": None, "detail": proc.stdout}
+
+    def breakdown(self, opts, runs, kinds=("client",)):
         """Extra RunnerClient moves under an event recorder: where ours spends its time.
 
         Not part of the judged figures (the recorder is a thread of this process). Segments are
         cut at the job publish event of ``vpkg.move``, the host's ``vpkg/move/<pkg>/start``
-        event (fired after its preflight), and the steps the host module times itself.
+        event (fired after its preflight), and the steps the host module times itself. With
+        several ``kinds`` (``client``, ``proxy``), their moves alternate. ``{kind: {segment: median}}``.
         """
-        rows = []
+        rows = {kind: [] for kind in kinds}
         for _ in range(runs):
-            with common.EventRecorder(opts) as rec:
-                t0 = time.monotonic()
-                fig = self.run("client")
-                t1 = t0 + fig["seconds"]
-            steps = {s["step"]: s["seconds"] for s in self.last["steps"]}
-            pub = next(t for t, tag, d in rec.events if tag.endswith("/new") and d.get("fun") == "vpkg.move")
-            start = next(t for t, tag, d in rec.events if tag == f"vpkg/move/{PACKAGE}/start")
-            done = next(t for t, tag, d in rec.events if tag == f"vpkg/move/{PACKAGE}/done")
-            host_begin = start - steps["preflight"]
-            rows.append(
-                {
-                    "runner: (kept) cluster view, master preflight, publish": pub - t0,
-                    "minion: job dispatch until vpkg.move runs": host_begin - pub,
-                    "host: preflight (cmviewcl, hpvmstatus)": steps["preflight"],
-                    "host: cmmodpkg -d": steps["disable_switching"],
-                    "host: hpvmmigrate -o beyond simulated phases": steps["migrate"] - self.sim_seconds,
-                    "host: verify (hpvmstatus)": steps["verify"],
-                    "host: adopt (cmhaltpkg -d, cmrunpkg -n)": steps["adopt"],
-                    "host: cmmodpkg -e": steps["restore_switching"],
-                    "return: done event until runner returns": t1 - done,
-                }
-            )
-        return {k: common.spread([r[k] for r in rows])[0] for k in rows[0]}
+            for kind in kinds:
+                rows[kind].append(self._segments(opts, kind))
+        return {kind: {k: statistics.median(r[k] for r in got) for k in got[0]} for kind, got in rows.items()}
+
+    def _segments(self, opts, kind):
+        with common.EventRecorder(opts) as rec:
+            t0 = time.monotonic()
+            fig = self.run(kind)
+            t1 = t0 + fig["seconds"]
+        steps = {s["step"]: s["seconds"] for s in self.last["steps"]}
+        pub = next(t for t, tag, d in rec.events if tag.endswith("/new") and d.get("fun") == "vpkg.move")
+        start = next(t for t, tag, d in rec.events if tag == f"vpkg/move/{PACKAGE}/start")
+        done = next(t for t, tag, d in rec.events if tag == f"vpkg/move/{PACKAGE}/done")
+        host_begin = start - steps["preflight"]
+        return {
+            "runner: (kept) cluster view, master preflight, publish": pub - t0,
+            "minion/proxy: job dispatch until vpkg.move runs": host_begin - pub,
+            "host: preflight (cmviewcl, hpvmstatus)": steps["preflight"],
+            "host: cmmodpkg -d": steps["disable_switching"],
+            "host: hpvmmigrate -o beyond simulated phases": steps["migrate"] - self.sim_seconds,
+            "host: verify (hpvmstatus)": steps["verify"],
+            "host: adopt (cmhaltpkg -d, cmrunpkg -n)": steps["adopt"],
+            "host: cmmodpkg -e": steps["restore_switching"],
+            "return: done event until runner returns": t1 - done,
+        }
 
     def _direct(self, source, target):
         """The host module alone: LocalClient publishes vpkg.move to the source minion, no runner.
@@ -209,15 +278,24 @@ def _last_json(text):
         return None
 
 
-def _row(name, values, native=None, goal=None):
+def _against(values, base, goal):
+    """Three cells: ``values``' median minus ``base``'s, the goal, the verdict (blank as fits)."""
+    if base is None:
+        return ["", "", ""]
+    diff = common.spread(values)[0] - common.spread(base)[0]
+    if goal is None:
+        return [f"{diff:+.3f}", "", ""]
+    return [f"{diff:+.3f}", f"<= {goal:+.1f}", common.verdict(diff <= goal)]
+
+
+def _row(name, values, *against, width=2):
+    """``name``, median, min, max, then three cells per ``(baseline values, goal)`` of ``against``
+    (blank ones up to ``width`` baselines)."""
     med, low, high = common.spread(values)
     row = [name, f"{med:.3f}", f"{low:.3f}", f"{high:.3f}"]
-    if native is None:
-        return [*row, "", "", ""]
-    diff = med - common.spread(native)[0]
-    if goal is None:
-        return [*row, f"{diff:+.3f}", "", ""]
-    return [*row, f"{diff:+.3f}", f"<= {goal:+.1f}", common.verdict(diff <= goal)]
+    for base, goal in [*against, *[(None, None)] * (width - len(against))]:
+        row += _against(values, base, goal)
+    return row
 
 
 def _sim_seconds(args):
@@ -228,38 +306,100 @@ def _sim_seconds(args):
     return sum(migration.phase_seconds(args.memory, args.link).values()) * args.scale
 
 
+def _view_from(args):
+    if args.view_from:
+        return args.view_from
+    if args.proxy:
+        return "every minion (vpkg:minions: the node names), every proxy (vpkg:node_map)"
+    return "every minion (vpkg:minions default)"
+
+
 def report(figs, args, runs, sim_seconds, parts):
     print(
-        f"vpkg.move vs cmmovevpkg: guest {PACKAGE} {args.memory} MB, link {args.link} Mb/s, "
-        f"time scale {args.scale} (migration itself {sim_seconds:.3f} s), median of {runs}; "
-        f"cluster view from {args.view_from or 'every minion (vpkg:minions default)'}; minion jobs in "
-        f"{'threads' if args.minion_threads else 'processes (default)'}; kept view "
-        f"{'stale (not refreshed after native/LocalClient moves)' if args.stale_view else 'current'}"
+        f"vpkg.move vs cmmovevpkg and the move script: guest {PACKAGE} {args.memory} MB, link "
+        f"{args.link} Mb/s, time scale {args.scale} (migration itself {sim_seconds:.3f} s), median of "
+        f"{runs}; cluster view from {_view_from(args)}; minion "
+        f"jobs in {'threads' if args.minion_threads else 'processes (default)'}; kept view "
+        f"{'stale (not refreshed after native/script/LocalClient moves)' if args.stale_view else 'current'}"
     )
     t = {k: [f["seconds"] for f in v] for k, v in figs.items()}
     w = {k: [f["window"] for f in v] for k, v in figs.items()}
     r = {k: [f["reported"] for f in v] for k, v in figs.items()}
+    tn, ts, wn, ws = t["native"], t["script"], w["native"], w["script"]
+
+    def judged(name, values, kind, native, script):
+        return _row(name, values, (native, GOALS[kind]), (script, SCRIPT_GOALS[kind]))
+
     rows = [
-        _row("a. cmmovevpkg -v (process)", t["native"]),
-        _row("a. salt-run vpkg.move (process)", t["cli"], t["native"], GOALS["cli"]),
-        _row("b. RunnerClient vpkg.move (warm)", t["client"], t["native"], GOALS["client"]),
-        _row("   LocalClient vpkg.move on source (no runner)", t["direct"], t["native"]),
-        _row("c. unprotected, native (state poll)", w["native"]),
-        _row("c. unprotected, salt-run (state poll)", w["cli"], w["native"], GOALS["window"]),
-        _row("c. unprotected, RunnerClient (state poll)", w["client"], w["native"], GOALS["window"]),
-        _row("   native, Disabling..Enabling lines", r["native"]),
-        _row("   ours, unprotected_seconds (host clock)", r["cli"] + r["client"], r["native"]),
+        _row("a. cmmovevpkg -v (process)", tn),
+        _row("a. sh script, the five commands (process)", ts, (tn, None)),
+        judged("a. salt-run vpkg.move (process)", t["cli"], "cli", tn, ts),
+        judged("b. RunnerClient vpkg.move (warm)", t["client"], "client", tn, ts),
     ]
-    common.print_table(["seconds", "median", "min", "max", "vs native", "goal", "verdict"], rows)
+    if "proxy" in t:
+        rows.append(judged("b. RunnerClient vpkg.move via proxies (warm)", t["proxy"], "client", tn, ts))
+    rows += [
+        _row("   LocalClient vpkg.move on source (no runner)", t["direct"], (tn, None), (ts, None)),
+        _row("c. unprotected, native (state poll)", wn),
+        _row("c. unprotected, script (state poll)", ws, (wn, None)),
+        judged("c. unprotected, salt-run (state poll)", w["cli"], "window", wn, ws),
+        judged("c. unprotected, RunnerClient (state poll)", w["client"], "window", wn, ws),
+    ]
+    if "proxy" in w:
+        rows.append(judged("c. unprotected, via proxies (state poll)", w["proxy"], "window", wn, ws))
+    rows += [
+        _row("   native, Disabling..Enabling lines", r["native"]),
+        _row("   ours, unprotected_seconds (host clock)", r["cli"] + r["client"], (r["native"], None)),
+    ]
+    judge = ["goal", "verdict"]
+    common.print_table(["seconds", "median", "min", "max", "vs native", *judge, "vs script", *judge], rows)
+    if "proxy" in t:
+        print("  through the vmhost proxies (SSH) against the same RunnerClient move through the minions:")
+        rows = [
+            ("d. RunnerClient vpkg.move via minions", t["client"], None),
+            ("d. RunnerClient vpkg.move via proxies", t["proxy"], (t["client"], PROXY_GOAL)),
+            ("   unprotected via minions (state poll)", w["client"], None),
+            ("   unprotected via proxies (state poll)", w["proxy"], (w["client"], None)),
+            ("   unprotected_seconds via minions (host clock)", r["client"], None),
+            ("   unprotected_seconds via proxies (host clock)", r["proxy"], (r["client"], None)),
+        ]
+        common.print_table(
+            ["seconds", "median", "min", "max", "vs minions", *judge],
+            [_row(name, values, *([vs] if vs else []), width=1) for name, values, vs in rows],
+        )
     print("  directions: " + ", ".join(f"{k}: {[f['direction'] for f in v]}" for k, v in figs.items()))
-    native_over = common.spread(t["native"])[0] - sim_seconds
-    print(f"  native overhead beyond the migration itself: {native_over:.3f} s")
-    print(f"  where ours spends its time beyond the migration (RunnerClient, median of {parts[0]} runs):")
-    total = 0.0
-    for name, value in parts[1].items():
-        total += value
-        print(f"    {value:6.3f}  {name}")
-    print(f"    {total:6.3f}  total (goal b allows {native_over + GOALS['client']:.3f})")
+    native_over = common.spread(tn)[0] - sim_seconds
+    script_over = common.spread(ts)[0] - sim_seconds
+    print(f"  overhead beyond the migration itself: native {native_over:.3f} s, script {script_over:.3f} s")
+    runs, segments = parts
+    kinds = list(segments)
+    columns = ", ".join(
+        f"column {n + 1} via {'proxies' if k == 'proxy' else 'minions'}" for n, k in enumerate(kinds)
+    )
+    print(
+        f"  where ours spends its time beyond the migration (RunnerClient, median of {runs} runs; {columns}):"
+    )
+    totals = dict.fromkeys(kinds, 0.0)
+    for name in segments[kinds[0]]:
+        cells = []
+        for kind in kinds:
+            totals[kind] += segments[kind][name]
+            cells.append(f"{segments[kind][name]:6.3f}")
+        print(f"    {'  '.join(cells)}  {name}")
+    allowed = min(native_over + GOALS["client"], script_over + SCRIPT_GOALS["client"])
+    print(f"    {'  '.join(f'{totals[k]:6.3f}' for k in kinds)}  total (goal b allows {allowed:.3f})")
+
+
+def _write_scripts(cluster, doc, folder):
+    """The shell baseline for both directions: ``{(source, target): path}``."""
+    guest = next(p["vm_name"] for p in doc["packages"] if p["name"] == PACKAGE)
+    folder.mkdir(parents=True)
+    scripts = {}
+    for source, target in (NODES, NODES[::-1]):
+        path = folder / f"move-{source}-{target}.sh"
+        path.write_text(move_script(str(cluster.bindir(source)), PACKAGE, guest, target))
+        scripts[source, target] = path
+    return scripts
 
 
 def main():
@@ -267,35 +407,55 @@ def main():
     common.load_sgsim()
     from sgsim.testing import SimCluster
 
-    Lab = common.lab_class(args.minion_threads)
     base = pathlib.Path(tempfile.mkdtemp(prefix="bench-move-"))
     lab = bench = None
     try:
-        cluster = SimCluster.create(base / "sim", _cluster_doc(args))
-        extra = {"vpkg": {"timeout": 30, "minions": args.view_from}} if args.view_from else {}
-        lab = Lab(cluster, base=base / "lab", extra_master=extra)
+        doc = _cluster_doc(args)
+        cluster = SimCluster.create(base / "sim", doc)
+        vpkg = {"timeout": 30}
+        if args.view_from:
+            vpkg["minions"] = args.view_from
+        proxies = None
+        if args.proxy:
+            import proxylab
+
+            # The minions' RunnerClient asks only minions for the view; the proxies' maps each node.
+            vpkg.setdefault("minions", list(cluster.nodes))
+            vpkg["tgt_type"] = "list" if isinstance(vpkg["minions"], list) else "glob"
+            proxies = proxylab.proxy_ids(cluster.nodes)
+            Lab = proxylab.proxy_lab_class(args.minion_threads)
+            lab = Lab(cluster, base=base / "lab", extra_master={"vpkg": vpkg}, proxies=proxies)
+        else:
+            Lab = common.lab_class(args.minion_threads)
+            lab = Lab(cluster, base=base / "lab", extra_master={"vpkg": vpkg} if args.view_from else {})
         print(f"machine at start: {common.machine()}", flush=True)
         lab.start()
         sim_seconds = _sim_seconds(args)
-        bench = Bench(cluster, lab, sim_seconds, refresh=not args.stale_view)
-        kinds = ["cli", "native", "client", "direct"]
-        for kind in kinds:  # warm-up, discarded: caches, the RunnerClient's loader
+        scripts = _write_scripts(cluster, doc, base / "scripts")
+        bench = Bench(
+            cluster, lab, sim_seconds, refresh=not args.stale_view, scripts=scripts, proxies=proxies
+        )
+        kinds = ["cli", "native", "script", "client", "direct"] + (["proxy"] if args.proxy else [])
+        for kind in kinds:  # warm-up, discarded: caches, the RunnerClients' loaders
             bench.run(kind)
         figs = {k: [] for k in kinds}
         for i in range(args.runs):
-            for kind in kinds[i % len(kinds) :] + kinds[: i % len(kinds)]:
+            # Every other round in reverse order: each kind then alternates direction whatever
+            # the number of kinds (a rotated order does that only for an even number).
+            for kind in kinds[::-1] if i % 2 else kinds:
                 figs[kind].append(bench.run(kind))
         if any(f["window"] is None for v in figs.values() for f in v):
             print("warning: the state poll missed a switching change in some run", file=sys.stderr)
             for v in figs.values():
                 for f in v:
                     f["window"] = f["window"] if f["window"] is not None else float("nan")
-        parts = bench.breakdown(bench.runner().opts, BREAKDOWN_RUNS)
+        shown = ("client", "proxy") if args.proxy else ("client",)
+        parts = bench.breakdown(bench.runner().opts, BREAKDOWN_RUNS, shown)
         report(figs, args, args.runs, sim_seconds, (BREAKDOWN_RUNS, parts))
         print(f"machine at end: {common.machine()}")
         return 0
     finally:
-        for client in (bench.client, bench.local) if bench is not None else ():
+        for client in (bench.client, bench.proxy_client, bench.local) if bench is not None else ():
             if client is not None:
                 client.destroy()
         if lab is not None:
