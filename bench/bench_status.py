@@ -37,6 +37,16 @@ def _args():
     return parser.parse_args()
 
 
+class _OneNode:
+    """One node of a simulated cluster, whatever name it is asked by."""
+
+    def __init__(self, sim, node):
+        self.sim, self.node = sim, node
+
+    def bindir(self, _name):
+        return self.sim.bindir(self.node)
+
+
 def _site_lab(lab_class, sims):
     """A ``demo/lab.py`` Lab with one minion per cluster: ``c<i>-node01`` for cluster i."""
 
@@ -47,9 +57,9 @@ def _site_lab(lab_class, sims):
 
         def minion_config(self, minion):
             sim, node = self.members[minion]
-            self.cluster = sim
-            config = super().minion_config(node)
-            config.update({"id": minion, "grains_dirs": [str(ROOT / "_grains")]})
+            self.cluster = _OneNode(sim, node)  # Lab.minion_config(id) asks its cluster for bindir(id)
+            config = super().minion_config(minion)
+            config.update({"vpkg.node": node, "grains_dirs": [str(ROOT / "_grains")]})
             self.cluster = sims[0]
             return config
 
@@ -74,6 +84,8 @@ def _site_lab(lab_class, sims):
                 try:
                     answers = yaml.safe_load(out.stdout) or {}
                 except yaml.YAMLError:
+                    answers = {}
+                if not isinstance(answers, dict):  # the master is not up yet
                     answers = {}
                 ready = {
                     m
