@@ -56,6 +56,40 @@ def vmhost_grains(opts, config):
     return util.get_minion_grains()
 
 
+def views_at_once(masters):
+    """``{cluster: (view, reporter)}`` of the clusters (``{name: Master}``) one job could ask.
+
+    One ``serviceguard.cluster`` job to one VM host of each cluster: the one that gave its last
+    view, else the first of its own. A view counts only from a host of that cluster whose view
+    names that cluster; a cluster missing from the result is to be asked on its own.
+    """
+    first = {}
+    for name, master in masters.items():
+        tgt, tgt_type = master.targets()
+        last = master.cache.reporter() if master.cache is not None else None
+        if last is None and tgt_type == "list" and tgt:
+            last = sorted(tgt)[0]
+        if last is not None and _targeted(last, tgt, tgt_type):
+            first[last] = name
+    if not first:
+        return {}
+    some = next(iter(masters.values()))
+    views = {}
+    for answer in some.client.cmd_iter(
+        sorted(first), "serviceguard.cluster", tgt_type="list", timeout=some.view_timeout
+    ):
+        for minion_id, ret in answer.items():
+            name = first.get(minion_id)
+            if name is None or not isinstance(ret, dict) or ret.get("retcode"):
+                continue
+            value = ret.get("ret")
+            if isinstance(value, dict) and value.get("name") == name and "packages" in value:
+                if masters[name].cache is not None:
+                    masters[name].cache.save(value, minion_id)
+                views[name] = (value, minion_id)
+    return views
+
+
 class ViewCache:
     """The last cluster view a runner read (``<cachedir>/vpkg/view.json``, owner-only).
 

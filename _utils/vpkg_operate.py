@@ -47,21 +47,28 @@ def request(evacuate=None, restore=None, rebalance=None):
     return kind, value
 
 
-def site_status(operations):
-    """``vpkg.status`` of several clusters (``{name: Operations}``), asked in parallel.
+def site_status(operations, ask=None):
+    """``vpkg.status`` of several clusters (``{name: Operations}``), asked at once.
 
-    ``kind: status`` with ``clusters``, one status per cluster in name order (or the refusal of one
-    that did not answer), and ``summary``: a line of figures per cluster.
+    One ``serviceguard.cluster`` job goes to one VM host of each cluster (the one that answered
+    last), so the runner's one event listener unpacks each cluster's view once; a cluster whose
+    host does not answer in time is then asked as ``vpkg.status cluster=NAME`` would ask it (every
+    VM host of that cluster), in parallel with the others. ``kind: status`` with ``clusters``, one
+    status per cluster in name order (or the refusal of one that did not answer), and ``summary``.
+    ``ask``: how the views are asked at once (``vpkg_master.views_at_once``).
     """
     names = sorted(operations)
+    views = (ask or vpkg_master.views_at_once)({name: operations[name].master for name in names})
 
     def one(name):
         try:
+            if name in views:
+                return dict(operations[name].status_of(*views[name]), cluster=name)
             return dict(operations[name].status(), cluster=name)
         except Refused as exc:
             return {"kind": "status", "cluster": name, "result": False, "comment": str(exc)}
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(names) - len(views))) as pool:
         clusters = list(pool.map(one, names))
     summary = [_summary(c) for c in clusters]
     failed = [c["cluster"] for c in clusters if c.get("result") is False]
@@ -147,6 +154,10 @@ class Operations:
             cluster, reporter = self.master.cluster()
         except vpkg_master.NoClusterView as exc:
             raise Refused(str(exc)) from None
+        return self.status_of(cluster, reporter)
+
+    def status_of(self, cluster, reporter):
+        """The ``kind: status`` return of the view ``cluster`` that minion ``reporter`` gave."""
         interrupted = [
             {k: j.get(k) for k in ("id", "operation", "node", "started", "moves")}
             for j in self.records.interrupted()

@@ -13,6 +13,8 @@ DATA = pathlib.Path(__file__).resolve().parent / "data"
 class _Answers:
     """What ``Operations.status`` answers for one cluster (recorded demo status, renamed), or a refusal."""
 
+    master = None  # never asked: the views are not asked at once here (ask=_nobody)
+
     def __init__(self, status=None, refused=None):
         self.answer, self.refused = status, refused
 
@@ -22,13 +24,17 @@ class _Answers:
         return copy.deepcopy(self.answer)
 
 
+def _nobody(masters):
+    return {}
+
+
 def _demo(name):
     status = json.loads((DATA / "runner_status_demo.json").read_text())
     return dict(status, cluster=name)
 
 
 def test_several_clusters_are_summed_up_then_drawn_one_after_another():
-    ret = vpkg_operate.site_status({"prod": _Answers(_demo("prod")), "dr": _Answers(_demo("dr"))})
+    ret = vpkg_operate.site_status({"prod": _Answers(_demo("prod")), "dr": _Answers(_demo("dr"))}, _nobody)
     assert ret["result"] is True and [c["cluster"] for c in ret["clusters"]] == ["dr", "prod"]
     demo = _demo("x")
     nodes, packages = demo["nodes"], demo["packages"]
@@ -44,9 +50,8 @@ def test_several_clusters_are_summed_up_then_drawn_one_after_another():
 
 
 def test_a_cluster_that_does_not_answer_fails_the_call_and_the_others_are_shown():
-    ret = vpkg_operate.site_status(
-        {"prod": _Answers(_demo("prod")), "dr": _Answers(refused="no node answered")}
-    )
+    answers = {"prod": _Answers(_demo("prod")), "dr": _Answers(refused="no node answered")}
+    ret = vpkg_operate.site_status(answers, _nobody)
     assert ret["result"] is False and "dr" in ret["comment"]
     lines = vpkg_render.draw(ret, vpkg_render.Paint(False))
     assert lines[0] == "dr  NO ANSWER  no node answered"
