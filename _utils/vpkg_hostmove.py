@@ -69,10 +69,7 @@ def at_once(*calls, errors=(Exception,)):
 
 
 def check(vm, cluster, package, source, target, reserved=None, migrate_check=True, guests=None):
-    """Every preflight verdict of moving ``package`` from ``source`` to ``target`` on ``cluster``.
-
-    ``reserved``: the master's moves in flight (``vpkg_capacity.held`` nets them against this view).
-    """
+    """Every preflight verdict of the move, the master's moves in flight (``reserved``) counted."""
     held = vpkg_capacity.held(cluster, reserved, exclude=package)
     result = vpkg_capacity.preflight(cluster, package, target, reserved=held, source=source)
     guest = (cluster["packages"].get(package) or {}).get("vm_name")
