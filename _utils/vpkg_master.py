@@ -13,7 +13,6 @@ import threading
 import time
 
 import salt.client
-import salt.utils.event
 import salt.utils.master
 from salt.exceptions import SaltClientError
 
@@ -293,66 +292,6 @@ class Master:
         value = answer.get("ret") if isinstance(answer, dict) else answer
         ok = isinstance(answer, dict) and not answer.get("retcode") and answer.get("success", True)
         return bool(ok), value
-
-    def run_with_events(self, node, fun, arg, kwarg, tag_prefix, on_event, timeout):
-        """Start ``fun`` on ``node`` and relay its events until it returns or ``timeout`` passes.
-
-        Returns ``{"answered": bool, "ok": bool, "published": bool, "return": ..., "final": the
-        result an event carried, or None}``; when the job did not answer, ``jid`` and ``lost``
-        (``vpkg_watch.GONE`` or ``SILENT`` when the minion was found to no longer run it, else
-        None). The listener is opened before the job is published so that no event fired by a fast
-        minion is missed. Meanwhile the minion is asked whether it still runs the job
-        (``vpkg_watch``): a killed minion ends the wait in seconds, not after ``timeout``.
-        """
-        minion_id = self.minion(node)
-        outcome = {"answered": False, "ok": False, "return": None, "final": None, "published": False}
-        with salt.utils.event.get_master_event(self.opts, self.opts["sock_dir"], listen=True) as bus:
-            pub = self.client.run_job(
-                minion_id, fun, arg=list(arg), kwarg=kwarg or {}, timeout=timeout, listen=False
-            )
-            if not pub or minion_id not in (pub.get("minions") or [minion_id]):
-                outcome["return"] = f"minion {minion_id} (node {node}) is not connected"
-                return outcome
-            outcome["published"] = True
-            ret_tag = f"salt/job/{pub['jid']}/ret/{minion_id}"
-            deadline = time.monotonic() + timeout
-            watch = self.job_watch(pub["jid"])
-            outcome["lost"] = None
-            while time.monotonic() < deadline:
-                now = time.monotonic()
-                if watch.due(now):
-                    watch.sent(self.find_job(minion_id, pub["jid"], watch.answer_wait), now)
-                outcome["lost"] = watch.verdict(now)
-                if outcome["lost"]:
-                    outcome["return"] = watch.reason(outcome["lost"], minion_id, node)
-                    outcome["jid"] = pub["jid"]
-                    log.warning("vpkg: stopped waiting for job %s: %s", pub["jid"], outcome["return"])
-                    return outcome
-                event = bus.get_event(wait=min(1.0, max(0.05, deadline - time.monotonic())), full=True)
-                if not event:
-                    continue
-                tag, data = event.get("tag", ""), event.get("data") or {}
-                if tag.startswith(tag_prefix):
-                    payload = data.get("data", data) if "data" in data and "package" not in data else data
-                    on_event(tag, payload)
-                    if isinstance(payload, dict) and isinstance(payload.get("result"), dict):
-                        # The host fires its result last, once the move is over and its lock
-                        # released; the job's own return follows it through the job cache.
-                        outcome["final"] = payload["result"]
-                        return outcome
-                elif tag == ret_tag:
-                    outcome["answered"] = True
-                    outcome["return"] = data.get("return")
-                    outcome["ok"] = bool(data.get("success", True)) and not data.get("retcode")
-                    return outcome
-                elif tag.startswith("salt/job/") and tag.endswith(f"/ret/{minion_id}"):
-                    watch.answer(tag.split("/")[2], data.get("return"), time.monotonic())
-        outcome["return"] = (
-            f"no answer from minion {minion_id} (node {node}) within {timeout:.0f} s; "
-            f"the job may still be running (jid {pub['jid']})"
-        )
-        outcome["jid"] = pub["jid"]
-        return outcome
 
     def job_watch(self, jid):
         """How often to ask whether the job still runs, and how long to wait for the answer."""
