@@ -1,7 +1,8 @@
-"""Master-side plumbing of the vpkg runner: which minion is which node, asking them, relaying events.
+"""Master-side plumbing of the vpkg runner: which minion is which node, asking them, watching jobs.
 
 Kept out of the runner module so that the runner's public functions read as the procedure they
-are. Everything here talks to Salt's client and event bus; the decisions live in ``vpkg_plan``.
+are. Everything here talks to Salt's client; the move engine (``vpkg_engine``) listens to the event
+bus, and the decisions live in ``vpkg_plan``.
 """
 
 import fnmatch
