@@ -7,6 +7,7 @@ per VM host instead, reaching its host over SSH (``make demo PROXY=1``).
 """
 
 import contextlib
+import importlib.util
 import os
 import pathlib
 import shutil
@@ -194,6 +195,16 @@ class Lab:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
+def _labsetup():
+    """``tests/integration/labsetup.py``, by its path: one definition of a proxy's settings."""
+    spec = importlib.util.spec_from_file_location(
+        "vpkg_demo_labsetup", ROOT / "tests" / "integration" / "labsetup.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 class ProxyLab(Lab):
     """The same lab, each VM host a salt-proxy (proxytype ``vmhost``) that reaches it over SSH.
 
@@ -218,19 +229,10 @@ class ProxyLab(Lab):
         return self.base / node / "ssh"
 
     def proxy_pillar(self, node):
-        host = self.ssh_hosts[node]
         minion = super().minion_config(node)
+        proxy = _labsetup().vmhost_proxy(self.ssh_hosts[node])  # the proxy tier's settings
         return {
-            "proxy": {
-                "proxytype": "vmhost",
-                "host": host.host,
-                "port": host.port,
-                "user": host.user,
-                "identity_file": str(host.identity_file),
-                "known_hosts_file": str(host.known_hosts_file),
-                "connect_timeout": 5,
-                "control_dir": str(self.control_dir(node)),
-            },
+            "proxy": {**proxy, "control_dir": str(self.control_dir(node))},
             **{key: minion[key] for key in self.PILLAR_KEYS},
         }
 
