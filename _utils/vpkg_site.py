@@ -76,15 +76,8 @@ def choose(clusters, cluster=None, node=None, minion=None, what=None):
             return mine[0]
     if node is not None:
         having = [c for c, nodes in clusters.items() if node in nodes]
-        if len(having) == 1:
-            return having[0]
-        if having:
-            raise Unresolved(
-                f"node {node} is a node of clusters {_listed(having)}: "
-                f"say which with cluster={sorted(having)[0]}"
-            )
-        if len(clusters) > 1:
-            raise Unresolved(f"node {node} is a node of none of the clusters {_listed(clusters)}")
+        if having or len(clusters) > 1:
+            return _only(having, "node", node, clusters)
     if len(clusters) == 1:
         return next(iter(clusters))
     raise Unresolved(f"{what or 'this'} needs a cluster: give cluster= one of {_listed(clusters)}")
@@ -92,15 +85,20 @@ def choose(clusters, cluster=None, node=None, minion=None, what=None):
 
 def choose_by_package(views, package):
     """The cluster whose view (``{cluster: view}``) has ``package``; :class:`Unresolved` if not one."""
-    having = sorted(c for c, view in views.items() if package in (view.get("packages") or {}))
+    having = [c for c, view in views.items() if package in (view.get("packages") or {})]
+    return _only(having, "package", package, views)
+
+
+def _only(having, what, name, among):
+    """The one cluster of ``having`` that has node or package ``name``; else :class:`Unresolved`."""
+    having = sorted(having)
     if len(having) == 1:
         return having[0]
     if having:
         raise Unresolved(
-            f"package {package} is a package of clusters {_listed(having)}: "
-            f"say which with cluster={having[0]}"
+            f"{what} {name} is a {what} of clusters {_listed(having)}: say which with cluster={having[0]}"
         )
-    raise Unresolved(f"package {package} is a package of none of the clusters {_listed(views)}")
+    raise Unresolved(f"{what} {name} is a {what} of none of the clusters {_listed(among)}")
 
 
 def crossing(clusters, name, target):
