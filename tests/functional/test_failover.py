@@ -7,21 +7,16 @@ that host's loaded modules). A host can be made silent, like a minion that does 
 end-to-end case through real daemons is tests/integration/test_fault_matrix.py.
 """
 
-import pathlib
-import uuid
-
 import pytest
 import vpkg_failover
 import vpkg_master
 import vpkg_move
 import vpkg_vm
+from hostloaders import host_loaders
 from salt.exceptions import CommandExecutionError
-from saltfactories.utils.functional import Loaders
 
 from sgsim import example_path
 from sgsim.testing import SimCluster
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -43,16 +38,7 @@ def hosts(salt_factories, seed_sim):
     made = {}
     sim = seed_sim
     for node in sim.nodes:
-        config = {
-            "file_client": "local",
-            "module_dirs": [str(ROOT / "_modules")],
-            "utils_dirs": [str(ROOT / "_utils")],
-            "serviceguard.bin_dir": str(sim.bindir(node)),
-            "hpvm.bin_dir": str(sim.bindir(node)),
-            "vpkg.node": node,
-        }
-        factory = salt_factories.salt_minion_daemon(f"{node}-{uuid.uuid4().hex[:6]}", overrides=config)
-        made[node] = Loaders(factory.config.copy())
+        made[node] = host_loaders(salt_factories, sim, node)
     yield {node: loaders.modules for node, loaders in made.items()}
     for loaders in made.values():
         loaders.reset_state()
