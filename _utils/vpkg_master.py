@@ -30,6 +30,52 @@ log = logging.getLogger(__name__)
 _THREAD = threading.local()
 
 
+def answers(client, tgt, fun, arg=(), kwarg=None, tgt_type="glob", timeout=30, answer_wait=10):
+    """Publish ``fun`` and yield ``(minion id, {ret, retcode, success})`` as each answer arrives.
+
+    What ``LocalClient.cmd_iter`` does, read differently: the answers are awaited on the client's
+    event bus with a blocking read. ``cmd_iter`` polls it without blocking, and Salt's event
+    transport then takes one 4 KiB chunk per poll with a 10 ms sleep between polls: a 300-package
+    cluster view (87 KB) took 0.3 s to arrive that way, against a few ms. As ``cmd_iter`` does, a
+    minion still silent after ``timeout`` seconds is asked ``saltutil.find_job`` (answered within
+    ``answer_wait``) and waited for again while it runs the job; one that does not is left out.
+    """
+    pub = client.run_job(
+        tgt, fun, arg=list(arg), kwarg=kwarg or {}, tgt_type=tgt_type, timeout=timeout, listen=True
+    )
+    jid, waiting = (pub or {}).get("jid"), set((pub or {}).get("minions") or ())
+    if not jid:
+        return
+    tag = f"salt/job/{jid}/ret/"
+    client.event.subscribe(tag, "startswith")  # kept, not dropped, while find_job is asked
+    try:
+        deadline = time.monotonic() + timeout
+        while waiting:
+            left = deadline - time.monotonic()
+            event = client.event.get_event(wait=max(left, 0.01), tag=tag, match_type="startswith", full=True)
+            data = (event or {}).get("data") or {}
+            if data.get("id") in waiting and "return" in data:
+                waiting.discard(data["id"])
+                yield (
+                    data["id"],
+                    {
+                        "ret": data["return"],
+                        "retcode": data.get("retcode"),
+                        "success": data.get("success", True),
+                    },
+                )
+            elif left <= 0:
+                found = client.cmd(
+                    sorted(waiting), "saltutil.find_job", [jid], tgt_type="list", timeout=answer_wait
+                )
+                waiting = {
+                    m for m in waiting if vpkg_watch.find_job_says(found.get(m), jid) == vpkg_watch.RUNNING
+                }
+                deadline = time.monotonic() + timeout
+    finally:
+        client.event.unsubscribe(tag, "startswith")
+
+
 class NoClusterView(Exception):
     """No cluster node answered ``serviceguard.cluster``."""
 
@@ -75,18 +121,15 @@ def views_at_once(masters):
         return {}
     some = next(iter(masters.values()))
     views = {}
-    for answer in some.client.cmd_iter(
-        sorted(first), "serviceguard.cluster", tgt_type="list", timeout=some.view_timeout
-    ):
-        for minion_id, ret in answer.items():
-            name = first.get(minion_id)
-            if name is None or not isinstance(ret, dict) or ret.get("retcode"):
-                continue
-            value = ret.get("ret")
-            if isinstance(value, dict) and value.get("name") == name and "packages" in value:
-                if masters[name].cache is not None:
-                    masters[name].cache.save(value, minion_id)
-                views[name] = (value, minion_id)
+    for minion_id, ret in some.ask(sorted(first), "serviceguard.cluster", "list", some.view_timeout):
+        name = first.get(minion_id)
+        value = ret["ret"]
+        if name is None or ret["retcode"]:
+            continue
+        if isinstance(value, dict) and value.get("name") == name and "packages" in value:
+            if masters[name].cache is not None:
+                masters[name].cache.save(value, minion_id)
+            views[name] = (value, minion_id)
     return views
 
 
@@ -237,18 +280,15 @@ class Master:
                 value = f"its node {self.node(last)} is not up"
             log.info("vpkg: %s did not give the cluster view (%s); asking every minion", last, value)
         errors = {}
-        for answer in self.client.cmd_iter(
-            tgt, "serviceguard.cluster", tgt_type=tgt_type, timeout=self.timeout
-        ):
-            for minion_id, ret in answer.items():
-                value = ret.get("ret") if isinstance(ret, dict) else None
-                if isinstance(value, dict) and "packages" in value and not ret.get("retcode"):
-                    if not from_up_node or _shows_itself_up(value, self.node(minion_id)):
-                        if self.cache is not None:
-                            self.cache.save(value, minion_id)
-                        return value, minion_id
-                    value = f"its node {self.node(minion_id)} is not up"
-                errors[minion_id] = value
+        for minion_id, ret in self.ask(tgt, "serviceguard.cluster", tgt_type, self.timeout):
+            value = ret["ret"]
+            if isinstance(value, dict) and "packages" in value and not ret["retcode"]:
+                if not from_up_node or _shows_itself_up(value, self.node(minion_id)):
+                    if self.cache is not None:
+                        self.cache.save(value, minion_id)
+                    return value, minion_id
+                value = f"its node {self.node(minion_id)} is not up"
+            errors[minion_id] = value
         detail = "; ".join(f"{m}: {v}" for m, v in errors.items()) or "no minion answered"
         raise NoClusterView(f"No cluster node answered serviceguard.cluster ({detail}).")
 
@@ -279,20 +319,14 @@ class Master:
     def call(self, node, fun, arg=(), kwarg=None, timeout=None):
         """Run one function on one node's minion and wait for its answer: (ok, return)."""
         minion_id = self.minion(node)
-        ret = self.client.cmd(
-            minion_id,
-            fun,
-            arg=list(arg),
-            kwarg=kwarg or {},
-            timeout=timeout or self.timeout,
-            full_return=True,
-        )
-        if minion_id not in ret:
-            return False, f"minion {minion_id} (node {node}) did not answer {fun}"
-        answer = ret[minion_id]
-        value = answer.get("ret") if isinstance(answer, dict) else answer
-        ok = isinstance(answer, dict) and not answer.get("retcode") and answer.get("success", True)
-        return bool(ok), value
+        for _, answer in self.ask([minion_id], fun, "list", timeout or self.timeout, arg, kwarg):
+            return bool(not answer["retcode"] and answer["success"]), answer["ret"]
+        return False, f"minion {minion_id} (node {node}) did not answer {fun}"
+
+    def ask(self, tgt, fun, tgt_type, timeout, arg=(), kwarg=None):
+        """:func:`answers` from this master's minions, with Salt's ``gather_job_timeout``."""
+        answer_wait = float(self.opts.get("gather_job_timeout") or 10)
+        return answers(self.client, tgt, fun, arg, kwarg, tgt_type, timeout, answer_wait)
 
     def job_watch(self, jid):
         """How often to ask whether the job still runs, and how long to wait for the answer."""

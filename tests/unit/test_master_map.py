@@ -2,6 +2,7 @@
 
 import pytest
 import vpkg_master
+from publishing import PublishingClient
 
 
 def test_identity_by_default():
@@ -58,32 +59,31 @@ def test_view_cache_ignores_a_damaged_file(tmp_path):
 
 
 def test_a_live_view_is_kept_for_the_next_move(tmp_path):
-    class Client:
-        def cmd_iter(self, *args, **kwargs):
-            yield {"vmh3": {"ret": _view("vmh2"), "retcode": 0}}
-
     master = vpkg_master.Master({}, {}, vpkg_master.ViewCache(str(tmp_path)))
-    master._client = Client()
+    master._client = _Client({"vmh3": _view("vmh2")})
     assert master.cluster() == (_view("vmh2"), "vmh3")
     assert master.cache.load(60) == (_view("vmh2"), "vmh3")
 
 
-class _Client:
-    """Answers like LocalClient: ``cmd`` for one minion, ``cmd_iter`` for all; records who was asked."""
+class _Client(PublishingClient):
+    """Salt's LocalClient as ``Master`` uses it; records whom each job targeted.
 
-    def __init__(self, answers):
-        self.answers = answers  # minion id -> view, or a string for "did not return"
+    ``answers``: minion id -> view; ``silent``: minions that are there but do not answer.
+    """
+
+    def __init__(self, answers, silent=()):
+        super().__init__()
+        self.answers = answers
+        self.known = (*answers, *silent)
         self.asked = []
 
-    def cmd(self, tgt, fun, **kwargs):
+    def run_job(self, tgt, fun, **kwargs):
         self.asked.append(tgt)
-        value = self.answers.get(tgt, "Minion did not return. [No response]")
-        return {tgt: {"ret": value, "retcode": 0} if isinstance(value, dict) else value}
+        return super().run_job(tgt, fun, **kwargs)
 
-    def cmd_iter(self, tgt, fun, **kwargs):
-        self.asked.append(tgt)
-        for minion_id, value in self.answers.items():
-            yield {minion_id: {"ret": value, "retcode": 0}}
+    def answer(self, minion_id, fun, arg, kwarg):
+        value = self.answers.get(minion_id)
+        return None if value is None else {"ret": value, "retcode": 0}
 
 
 def test_the_last_reporter_is_asked_alone_first(tmp_path):
@@ -92,16 +92,16 @@ def test_the_last_reporter_is_asked_alone_first(tmp_path):
     master = vpkg_master.Master({}, {"minions": "vmh*"}, cache)
     master._client = _Client({"vmh3": _view("vmh4"), "vmh1": _view("vmh9")})
     assert master.cluster() == (_view("vmh4"), "vmh3")
-    assert master._client.asked == ["vmh3"]
+    assert master._client.asked == [["vmh3"]]
 
 
 def test_a_silent_last_reporter_falls_back_to_every_minion(tmp_path):
     cache = vpkg_master.ViewCache(str(tmp_path))
     cache.save(_view(), "vmh3")
-    master = vpkg_master.Master({}, {"minions": "vmh*"}, cache)
-    master._client = _Client({"vmh1": _view("vmh2")})
+    master = vpkg_master.Master({}, {"minions": "vmh*", "view_timeout": 0.2}, cache)
+    master._client = _Client({"vmh1": _view("vmh2")}, silent=["vmh3"])
     assert master.cluster() == (_view("vmh2"), "vmh1")
-    assert master._client.asked == ["vmh3", "vmh*"]
+    assert master._client.asked == [["vmh3"], "vmh*"]
     assert cache.reporter() == "vmh1"
 
 
@@ -134,7 +134,7 @@ def test_a_last_reporter_that_is_down_is_not_taken_for_an_up_node(tmp_path):
     master = vpkg_master.Master({}, {"node_map": {"n1": "m1", "n2": "m2"}}, cache)
     master._client = _Client({"m1": _view_with(down="n1"), "m2": _view_with(down="n1")})
     assert master.cluster(from_up_node=True)[1] == "m2"
-    assert master._client.asked == ["m1", ["m1", "m2"]]
+    assert master._client.asked == [["m1"], ["m1", "m2"]]
     assert cache.reporter() == "m2"
 
 
@@ -143,15 +143,15 @@ def test_with_no_last_reporter_the_preferred_node_is_asked_alone_first(tmp_path)
     master = vpkg_master.Master({}, {"node_map": {"n1": "m1", "n2": "m2"}}, cache)
     master._client = _Client({"m1": _view("vmh1"), "m2": _view("vmh2")})
     assert master.cluster(prefer="n2") == (_view("vmh2"), "m2")
-    assert master._client.asked == ["m2"]  # the node's minion, through the map
+    assert master._client.asked == [["m2"]]  # the node's minion, through the map
     assert cache.reporter() == "m2"
     master._client = _Client({"m1": _view("vmh1"), "m2": _view("vmh2")})
     assert master.cluster(prefer="n1") == (_view("vmh2"), "m2")  # the last reporter comes first
-    assert master._client.asked == ["m2"]
+    assert master._client.asked == [["m2"]]
 
 
 def test_a_silent_preferred_node_falls_back_to_every_minion_without_a_cache():
-    master = vpkg_master.Master({}, {"minions": "vmh*"})
-    master._client = _Client({"vmh1": _view("vmh2")})
+    master = vpkg_master.Master({}, {"minions": "vmh*", "view_timeout": 0.2})
+    master._client = _Client({"vmh1": _view("vmh2")}, silent=["vmh3"])
     assert master.cluster(prefer="vmh3") == (_view("vmh2"), "vmh1")
-    assert master._client.asked == ["vmh3", "vmh*"]
+    assert master._client.asked == [["vmh3"], "vmh*"]
