@@ -33,6 +33,7 @@ from salt.exceptions import CommandExecutionError, SaltInvocationError
 if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "modules"):  # pip-installed
     from saltext.vpkg.utils import (
         vpkg_config,
+        vpkg_hostevents,
         vpkg_hostlocks,
         vpkg_hostmove,
         vpkg_move,
@@ -44,6 +45,7 @@ if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "modules"
 else:  # synced or the checkout: the helpers by name, from the utils folders Salt puts on sys.path
     try:
         import vpkg_config
+        import vpkg_hostevents
         import vpkg_hostlocks
         import vpkg_hostmove
         import vpkg_move
@@ -227,30 +229,36 @@ def move(package, target, timeout=None, **kwargs):
         raise SaltInvocationError(str(exc)) from None
     _acting_as(kwargs.get("expected_node"))
     source = local_node()
-    procedure = vpkg_hostmove.HostMove(
-        package,
-        target,
-        source,
-        _seams(),
-        timeout=timeout,
-        reserved=reserved,
-        driver=_driver(),
-        cachedir=__opts__["cachedir"],
-        errors=(CommandExecutionError,),
-        fire=lambda phase, data: _fire(package, phase, data),
-    )
+    driver = _driver()
+    # Progress goes out from a thread of its own: the steps never wait on the event bus.
+    events = vpkg_hostevents.InOrder(lambda phase, data: _fire(package, phase, data))
     ends = {"source": source, "target": target, "percent": 100}
     try:
+        procedure = vpkg_hostmove.HostMove(
+            package,
+            target,
+            source,
+            _seams(),
+            timeout=timeout,
+            reserved=reserved,
+            driver=driver,
+            cachedir=__opts__["cachedir"],
+            errors=(CommandExecutionError,),
+            fire=events.send,
+        )
         with vpkg_hostlocks.package_lock(__opts__["cachedir"], package):
             info = procedure.run()
     except vpkg_hostlocks.Busy as exc:
         raise CommandExecutionError(str(exc)) from None
     except vpkg_hostmove.MoveFailed as exc:
-        _fire(package, "failed", dict(ends, result=exc.result))
+        events.send("failed", dict(ends, result=exc.result))
         raise CommandExecutionError(str(exc), info=exc.result) from None
-    # Fired once the package lock is free: a runner that returns on this event may be asked to
-    # move the package again at once.
-    _fire(package, "done", dict(ends, result=info))
+    else:
+        # Sent once the package lock is free: a runner that returns on this event may be asked
+        # to move the package again at once.
+        events.send("done", dict(ends, result=info))
+    finally:
+        events.close()  # every event is out before the job returns
     return info
 
 
