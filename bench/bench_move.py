@@ -45,12 +45,10 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 import common  # noqa: E402
+import movereport  # noqa: E402
+from movereport import PACKAGE  # noqa: E402
 
-PACKAGE = "app1"
 NODES = ("vmhost1", "vmhost3")
-GOALS = {"cli": 1.0, "client": 0.3, "window": 0.2}  # against the native cmmovevpkg
-SCRIPT_GOALS = {"cli": 0.8, "client": 0.2, "window": 0.1}  # against the shell script
-PROXY_GOAL = 0.1  # the proxy path against the same RunnerClient move through the minions
 BREAKDOWN_RUNS = 3
 
 
@@ -236,6 +234,29 @@ class Bench:
             "return: done event until runner returns": t1 - done,
         }
 
+    def floors(self, runs):
+        """Salt's own cost of what a move goes through: a runner that does nothing, from
+        ``salt-run`` and from the warm RunnerClient, and one job round trip to the source minion.
+        ``{cli, client, job: [seconds]}``, one warm-up of each discarded."""
+        source = self.where()
+        if self.local is None:
+            import salt.client
+
+            self.local = salt.client.get_local_client(str(self.lab.master_conf / "master"))
+        kinds = {
+            "cli": lambda: self.lab.salt_run("test.arg", "x", "--out=quiet"),
+            "client": lambda: self.runner().cmd("test.arg", ["x"], print_event=False),
+            "job": lambda: self.local.cmd(source, "test.ping", timeout=30),
+        }
+        times = {kind: [] for kind in kinds}
+        for i in range(runs + 1):
+            for kind, call in kinds.items():
+                start = time.monotonic()
+                call()
+                if i:
+                    times[kind].append(time.monotonic() - start)
+        return times
+
     def _direct(self, source, target):
         """The host module alone: LocalClient publishes vpkg.move to the source minion, no runner.
 
@@ -278,116 +299,12 @@ def _last_json(text):
         return None
 
 
-def _against(values, base, goal):
-    """Three cells: ``values``' median minus ``base``'s, the goal, the verdict (blank as fits)."""
-    if base is None:
-        return ["", "", ""]
-    diff = common.spread(values)[0] - common.spread(base)[0]
-    if goal is None:
-        return [f"{diff:+.3f}", "", ""]
-    return [f"{diff:+.3f}", f"<= {goal:+.1f}", common.verdict(diff <= goal)]
-
-
-def _row(name, values, *against, width=2):
-    """``name``, median, min, max, then three cells per ``(baseline values, goal)`` of ``against``
-    (blank ones up to ``width`` baselines)."""
-    med, low, high = common.spread(values)
-    row = [name, f"{med:.3f}", f"{low:.3f}", f"{high:.3f}"]
-    for base, goal in [*against, *[(None, None)] * (width - len(against))]:
-        row += _against(values, base, goal)
-    return row
-
-
 def _sim_seconds(args):
     """The migration's own duration, from the simulator's formula (sim/migration.py)."""
     common.load_sgsim()
     from sgsim import migration
 
     return sum(migration.phase_seconds(args.memory, args.link).values()) * args.scale
-
-
-def _view_from(args):
-    if args.view_from:
-        return args.view_from
-    if args.proxy:
-        return "every minion (vpkg:minions: the node names), every proxy (vpkg:node_map)"
-    return "every minion (vpkg:minions default)"
-
-
-def report(figs, args, runs, sim_seconds, parts):
-    print(
-        f"vpkg.move vs cmmovevpkg and the move script: guest {PACKAGE} {args.memory} MB, link "
-        f"{args.link} Mb/s, time scale {args.scale} (migration itself {sim_seconds:.3f} s), median of "
-        f"{runs}; cluster view from {_view_from(args)}; minion "
-        f"jobs in {'threads' if args.minion_threads else 'processes (default)'}; kept view "
-        f"{'stale (not refreshed after native/script/LocalClient moves)' if args.stale_view else 'current'}"
-    )
-    t = {k: [f["seconds"] for f in v] for k, v in figs.items()}
-    w = {k: [f["window"] for f in v] for k, v in figs.items()}
-    r = {k: [f["reported"] for f in v] for k, v in figs.items()}
-    tn, ts, wn, ws = t["native"], t["script"], w["native"], w["script"]
-
-    def judged(name, values, kind, native, script):
-        return _row(name, values, (native, GOALS[kind]), (script, SCRIPT_GOALS[kind]))
-
-    rows = [
-        _row("a. cmmovevpkg -v (process)", tn),
-        _row("a. sh script, the five commands (process)", ts, (tn, None)),
-        judged("a. salt-run vpkg.move (process)", t["cli"], "cli", tn, ts),
-        judged("b. RunnerClient vpkg.move (warm)", t["client"], "client", tn, ts),
-    ]
-    if "proxy" in t:
-        rows.append(judged("b. RunnerClient vpkg.move via proxies (warm)", t["proxy"], "client", tn, ts))
-    rows += [
-        _row("   LocalClient vpkg.move on source (no runner)", t["direct"], (tn, None), (ts, None)),
-        _row("c. unprotected, native (state poll)", wn),
-        _row("c. unprotected, script (state poll)", ws, (wn, None)),
-        judged("c. unprotected, salt-run (state poll)", w["cli"], "window", wn, ws),
-        judged("c. unprotected, RunnerClient (state poll)", w["client"], "window", wn, ws),
-    ]
-    if "proxy" in w:
-        rows.append(judged("c. unprotected, via proxies (state poll)", w["proxy"], "window", wn, ws))
-    rows += [
-        _row("   native, Disabling..Enabling lines", r["native"]),
-        _row("   ours, unprotected_seconds (host clock)", r["cli"] + r["client"], (r["native"], None)),
-    ]
-    judge = ["goal", "verdict"]
-    common.print_table(["seconds", "median", "min", "max", "vs native", *judge, "vs script", *judge], rows)
-    if "proxy" in t:
-        print("  through the vmhost proxies (SSH) against the same RunnerClient move through the minions:")
-        rows = [
-            ("d. RunnerClient vpkg.move via minions", t["client"], None),
-            ("d. RunnerClient vpkg.move via proxies", t["proxy"], (t["client"], PROXY_GOAL)),
-            ("   unprotected via minions (state poll)", w["client"], None),
-            ("   unprotected via proxies (state poll)", w["proxy"], (w["client"], None)),
-            ("   unprotected_seconds via minions (host clock)", r["client"], None),
-            ("   unprotected_seconds via proxies (host clock)", r["proxy"], (r["client"], None)),
-        ]
-        common.print_table(
-            ["seconds", "median", "min", "max", "vs minions", *judge],
-            [_row(name, values, *([vs] if vs else []), width=1) for name, values, vs in rows],
-        )
-    print("  directions: " + ", ".join(f"{k}: {[f['direction'] for f in v]}" for k, v in figs.items()))
-    native_over = common.spread(tn)[0] - sim_seconds
-    script_over = common.spread(ts)[0] - sim_seconds
-    print(f"  overhead beyond the migration itself: native {native_over:.3f} s, script {script_over:.3f} s")
-    runs, segments = parts
-    kinds = list(segments)
-    columns = ", ".join(
-        f"column {n + 1} via {'proxies' if k == 'proxy' else 'minions'}" for n, k in enumerate(kinds)
-    )
-    print(
-        f"  where ours spends its time beyond the migration (RunnerClient, median of {runs} runs; {columns}):"
-    )
-    totals = dict.fromkeys(kinds, 0.0)
-    for name in segments[kinds[0]]:
-        cells = []
-        for kind in kinds:
-            totals[kind] += segments[kind][name]
-            cells.append(f"{segments[kind][name]:6.3f}")
-        print(f"    {'  '.join(cells)}  {name}")
-    allowed = min(native_over + GOALS["client"], script_over + SCRIPT_GOALS["client"])
-    print(f"    {'  '.join(f'{totals[k]:6.3f}' for k in kinds)}  total (goal b allows {allowed:.3f})")
 
 
 def _write_scripts(cluster, doc, folder):
@@ -451,7 +368,8 @@ def main():
                     f["window"] = f["window"] if f["window"] is not None else float("nan")
         shown = ("client", "proxy") if args.proxy else ("client",)
         parts = bench.breakdown(bench.runner().opts, BREAKDOWN_RUNS, shown)
-        report(figs, args, args.runs, sim_seconds, (BREAKDOWN_RUNS, parts))
+        floors = bench.floors(args.runs)
+        movereport.report(figs, args, args.runs, sim_seconds, (BREAKDOWN_RUNS, parts), floors)
         print(f"machine at end: {common.machine()}")
         return 0
     finally:
