@@ -19,7 +19,7 @@ SOURCES := setup.cfg pyproject.toml sim/setup.cfg sim/pyproject.toml LICENSE REA
 	$(sort $(shell find _modules _runners _states _beacons _utils _output _proxy _grains pkg/saltext/vpkg sim sim/examples \
 		-maxdepth 1 \( -name '*.py' -o -name '*.yaml' \) 2>/dev/null))
 
-.PHONY: FORCE demo test lint unit functional integration docs bench clean install dist $(OLD:%=test-%)
+.PHONY: FORCE demo test lint unit functional integration docs bench clean install dist bytecode $(OLD:%=test-%)
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -58,37 +58,45 @@ $(STAMP): dist/.built
 
 install: $(STAMP)
 
+# The daemons of the demo, the tests and the benchmarks load our modules from this checkout
+# (*_dirs). Compiled once here, as a minion compiles what it syncs: a machine whose environment
+# sets PYTHONDONTWRITEBYTECODE (this one does) otherwise compiles every helper again in every
+# minion job and salt-run, some 40 ms a job and 100 ms a salt-run measured.
+LOADER_DIRS := _modules _runners _states _beacons _utils _output _proxy _grains sim
+bytecode: $(PY)
+	$(PY) -m compileall -q $(LOADER_DIRS)
+
 # make demo: the tutorial's story on a throwaway lab, VM hosts reached through salt-minions.
 # make demo PROXY=1: the same story, each VM host a salt-proxy (proxytype vmhost) reaching its own
 # sshd on 127.0.0.1 over real SSH, as HP-UX VM hosts are reached (docs/proxy.md); needs root.
-demo: $(STAMP)
+demo: $(STAMP) bytecode
 	$(PY) demo/run.py $(if $(filter-out 0 no false,$(PROXY)),--proxy)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-unit: $(STAMP)
+unit: $(STAMP) bytecode
 	$(PY) -m pytest -q tests/unit
 
-functional: $(STAMP)
+functional: $(STAMP) bytecode
 	$(PY) -m pytest -q tests/functional
 
-integration: $(STAMP)
+integration: $(STAMP) bytecode
 	$(PY) -m pytest -q tests/integration
 
 # The unit and functional tiers on an older Salt: make test-3006, make test-3007.
-$(OLD:%=test-%): test-%: .venv-%/.installed
+$(OLD:%=test-%): test-%: .venv-%/.installed bytecode
 	VPKG_HYPOTHESIS_EXAMPLES=15 .venv-$*/bin/python -m pytest -q -p no:cacheprovider tests/unit tests/functional
 
-test: $(STAMP) lint docs
+test: $(STAMP) bytecode lint docs
 	$(PY) -m pytest -q -p no:cacheprovider tests
 	$(MAKE) $(OLD:%=test-%)
 
 docs: $(STAMP)
 	$(VENV)/bin/sphinx-build -q -W --keep-going -b html docs docs/_build/html
 
-bench: $(STAMP)
+bench: $(STAMP) bytecode
 	$(PY) bench/run.py
 
 clean:
