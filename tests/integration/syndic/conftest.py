@@ -46,7 +46,10 @@ def syndic_audit_file(tmp_path_factory):
 @pytest.fixture(scope="package")
 def mom(salt_factories):
     """The master of masters: no runner of ours, no minion of its own."""
-    factory = salt_factories.salt_master_daemon("vpkg-mom", order_masters=True)
+    # gather_job_timeout: how long a CLI that got no return asks whether the job still runs.
+    factory = salt_factories.salt_master_daemon(
+        "vpkg-mom", order_masters=True, overrides={"gather_job_timeout": 3}
+    )
     with factory.started():
         yield factory
 

@@ -3,8 +3,8 @@
 docs/clusters.md, "Sites that outgrow one master: the syndic". Every job here is published on the
 master of masters (``salt --async``) and relayed by the syndic to the lower master; its returns
 are read where they land, in the lower master's job cache (``salt-run jobs.lookup_jid``). On Salt
-3008.4 they go no further: the syndic cannot send them up (``test_the_master_of_masters_gets_the
-_returns``, which fails until Salt is fixed, and the doc say why).
+3008.4 they go no further: the syndic cannot send them up (the last test, an expected failure
+until Salt is fixed; docs/clusters.md says why).
 """
 
 import re
@@ -100,5 +100,7 @@ def test_move_through_the_syndic(east, mom_cli, lower_run):
     "(SyncWrapper reaps the zeromq RequestClient's send task), so no return reaches it",
 )
 def test_the_master_of_masters_gets_the_returns(east, mom_cli):
-    ret = mom_cli.run("--timeout=10", "--gather-job-timeout=2", "test.ping", minion_tgt=SYNDIC)
+    ret = mom_cli.run("--timeout=10", "test.ping", minion_tgt=SYNDIC)
+    if ret.data is not True and "Minion did not return" not in ret.stdout:
+        pytest.fail(f"not the known failure: {ret.stdout} {ret.stderr}")  # not an expected failure
     assert ret.data is True, ret.stdout
