@@ -100,7 +100,7 @@ def test_move_through_the_syndic(east, mom_cli, lower_run):
     "(SyncWrapper reaps the zeromq RequestClient's send task), so no return reaches it",
 )
 def test_the_master_of_masters_gets_the_returns(east, mom_cli):
-    ret = mom_cli.run("--timeout=10", "test.ping", minion_tgt=SYNDIC)
+    ret = mom_cli.run("--timeout=5", "test.ping", minion_tgt=SYNDIC)
     if ret.data is not True and "Minion did not return" not in ret.stdout:
         pytest.fail(f"not the known failure: {ret.stdout} {ret.stderr}")  # not an expected failure
     assert ret.data is True, ret.stdout
