@@ -5,6 +5,7 @@ are. Everything here talks to Salt's client; the move engine (``vpkg_engine``) l
 bus, and the decisions live in ``vpkg_plan``.
 """
 
+import atexit
 import fnmatch
 import json
 import logging
@@ -28,6 +29,22 @@ else:  # synced or the checkout: the helpers beside this one, by name
 log = logging.getLogger(__name__)
 
 _THREAD = threading.local()
+_MADE = []  # every LocalClient kept for reuse, closed at exit
+
+
+@atexit.register
+def _close_clients():
+    """Close the kept LocalClients while Salt's modules are still there.
+
+    Left to the garbage collector at interpreter exit, a client whose event subscriber still has
+    a read in flight (as one waiting for answers with a timeout leaves it) prints Salt's
+    "Exception encountered while running stop method" traceback on salt-run's stderr.
+    """
+    while _MADE:
+        try:
+            _MADE.pop().destroy()
+        except Exception:  # noqa: BLE001 - exiting anyway; nothing to tell the user
+            log.debug("vpkg: closing a LocalClient at exit failed", exc_info=True)
 
 
 def answers(client, tgt, fun, arg=(), kwarg=None, tgt_type="glob", timeout=30, answer_wait=10):
@@ -236,6 +253,7 @@ class Master:
                 # (the master's runner threads, a RunnerClient) reuses it, one per thread.
                 if conf_file:
                     clients[conf_file] = self._client
+                    _MADE.append(self._client)
         return self._client
 
     def minion(self, node):
