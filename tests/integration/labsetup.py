@@ -65,6 +65,40 @@ CLUSTER = {
 }
 
 
+def cluster_definition(name, nodes, packages):
+    """A small simulated cluster: ``nodes`` ``{node: memory capacity}``, ``packages``
+    ``[(name, memory weight, node)]``, every package allowed on every node."""
+    return {
+        "cluster": name,
+        "sim": {"time_scale": 0.02, "link_mbps": 1000},
+        "nodes": [
+            {
+                "name": node,
+                "capacities": {"memory": memory},
+                "memory_mb": 65536,
+                "vswitches": ["vsw_prod"],
+                "devices": ["/dev/slvm_vg01/rlvol1"],
+                "cpu_family": "itanium2-9300",
+            }
+            for node, memory in nodes.items()
+        ],
+        "packages": [
+            {
+                "name": package,
+                "vm_name": package,
+                "node_list": list(nodes),
+                "weights": {"memory": weight},
+                "memory_mb": 2048,
+                "vcpus": 1,
+                "devices": ["/dev/slvm_vg01/rlvol1"],
+                "vswitches": ["vsw_prod"],
+                "node": node,
+            }
+            for package, weight, node in packages
+        ],
+    }
+
+
 def file_roots(base):
     """``sls/`` and a folder holding only ``orch/`` (a link), as /srv/salt would on a real master.
 

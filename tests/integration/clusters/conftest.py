@@ -14,7 +14,7 @@ import shutil
 
 import pytest
 import yaml
-from labsetup import master_overrides, minion_dirs
+from labsetup import cluster_definition, master_overrides, minion_dirs
 
 from sgsim.testing import SimCluster
 
@@ -33,36 +33,7 @@ LAYOUT = {
 
 def definition(name):
     nodes, packages = LAYOUT[name]
-    names = [n for n, _, _ in nodes]
-    return {
-        "cluster": name,
-        "sim": {"time_scale": 0.02, "link_mbps": 1000},
-        "nodes": [
-            {
-                "name": node,
-                "capacities": {"memory": memory},
-                "memory_mb": 65536,
-                "vswitches": ["vsw_prod"],
-                "devices": ["/dev/slvm_vg01/rlvol1"],
-                "cpu_family": "itanium2-9300",
-            }
-            for node, _, memory in nodes
-        ],
-        "packages": [
-            {
-                "name": package,
-                "vm_name": package,
-                "node_list": names,
-                "weights": {"memory": weight},
-                "memory_mb": 2048,
-                "vcpus": 1,
-                "devices": ["/dev/slvm_vg01/rlvol1"],
-                "vswitches": ["vsw_prod"],
-                "node": node,
-            }
-            for package, weight, node in packages
-        ],
-    }
+    return cluster_definition(name, {node: memory for node, _, memory in nodes}, packages)
 
 
 @pytest.fixture(scope="package")

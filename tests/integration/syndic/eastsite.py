@@ -1,5 +1,7 @@
 """The site under test: cluster ``east``, its VM hosts' minion ids, the syndic's id and address."""
 
+from labsetup import cluster_definition
+
 CLUSTER = "east"
 SYNDIC = "vpkg-syndic"
 LOWER_IP = "127.0.0.2"  # the lower master's address (the master of masters is on 127.0.0.1)
@@ -13,32 +15,4 @@ def minion_id(node):
 
 
 def definition():
-    return {
-        "cluster": CLUSTER,
-        "sim": {"time_scale": 0.02, "link_mbps": 1000},
-        "nodes": [
-            {
-                "name": node,
-                "capacities": {"memory": memory},
-                "memory_mb": 65536,
-                "vswitches": ["vsw_prod"],
-                "devices": ["/dev/slvm_vg01/rlvol1"],
-                "cpu_family": "itanium2-9300",
-            }
-            for node, memory in NODES.items()
-        ],
-        "packages": [
-            {
-                "name": package,
-                "vm_name": package,
-                "node_list": list(NODES),
-                "weights": {"memory": weight},
-                "memory_mb": 2048,
-                "vcpus": 1,
-                "devices": ["/dev/slvm_vg01/rlvol1"],
-                "vswitches": ["vsw_prod"],
-                "node": node,
-            }
-            for package, weight, node in PACKAGES
-        ],
-    }
+    return cluster_definition(CLUSTER, NODES, PACKAGES)
