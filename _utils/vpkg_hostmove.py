@@ -94,6 +94,7 @@ class HostMove:
         self.slot = vpkg_hostlocks.MigrationSlot(options["cachedir"], source)
         self.driver = options.get("driver", "steps")
         self.guest = None
+        self.guests = None  # the VM layer's guest list as the first preflight read it
         self.steps = []
         self.started = time.monotonic()
         self.unprotected_since = None
@@ -139,11 +140,21 @@ class HostMove:
             self.slot.release()
 
     def preflight(self, step="preflight"):
-        """Serviceguard's and the VM layer's checks on a fresh view; records the switching to restore."""
+        """Serviceguard's and the VM layer's checks on a fresh view; records the switching to restore.
+
+        Again after a wait for the migration slot, only Serviceguard's view is read anew (what a
+        failover would change); the guest's own state is the first preflight's, as
+        ``hpvmmigrate -o`` checks it atomically before it changes anything, and its refusal is
+        the failure path that restores switching. One command less between two migrations.
+        """
         t0 = time.monotonic()
-        (cluster, failed), (guests, _) = at_once(self.sg.view, self.vm.guests, errors=self.errors)
-        if failed is not None:
-            raise failed
+        if step == "preflight_again":
+            cluster, guests = self.sg.view(), self.guests
+        else:
+            (cluster, failed), (guests, _) = at_once(self.sg.view, self.vm.guests, errors=self.errors)
+            if failed is not None:
+                raise failed
+            self.guests = guests
         # The guest list failing is not final: the VM layer's checks run only if Serviceguard's
         # pass, and then ask again and raise with the command's own message.
         pre = check(self.vm, cluster, self.package, self.source, self.target, self.reserved, False, guests)

@@ -1,10 +1,13 @@
 """The host-side ``vpkg`` module through Salt's loader against the simulator (seed cluster)."""
 
+import contextvars
 import fcntl
 import os
 import pathlib
 import shlex
 import stat
+import threading
+import time
 from unittest.mock import patch
 
 import pytest
@@ -130,3 +133,61 @@ def test_an_adopt_step_that_keeps_failing_names_commands_that_restore_protection
     pkg = _package(sim, "slvm1")
     assert pkg["node"] == "xyzo2" and pkg["state"] == "running" and pkg["autorun"] is True
     assert _guest_on(sim)["slvm1"] == "xyzo2"
+
+
+def _move_waiting_for_the_slot(xyzo1, change):
+    """Move slvm1 while another migration from xyzo1 holds the slot; ``change()`` runs during the wait."""
+    lock_dir = pathlib.Path(xyzo1.opts["cachedir"]) / "vpkg" / "locks"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    outcome = {}
+
+    def move():
+        try:
+            outcome["ret"] = xyzo1.vpkg.move("slvm1", "xyzo2")
+        except CommandExecutionError as exc:
+            outcome["error"] = exc
+
+    with open(lock_dir / "migration-xyzo1.lock", "a+") as slot:
+        fcntl.flock(slot, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        mover = threading.Thread(target=contextvars.copy_context().run, args=(move,))
+        mover.start()
+        package_lock = lock_dir / "slvm1.lock"
+        deadline = time.monotonic() + 10
+        while not (package_lock.exists() and package_lock.stat().st_size) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.5)  # the first preflight (two commands) is done: the move waits for the slot
+        assert mover.is_alive()
+        change()
+    mover.join(30)
+    assert not mover.is_alive()
+    return outcome
+
+
+def test_a_failover_during_the_wait_for_the_slot_refuses_the_move(xyzo1, sim):
+    def fail_over():
+        assert sim.run("xyzo1", ["cmhaltpkg", "slvm1"]).returncode == 0
+        assert sim.run("xyzo1", ["cmrunpkg", "-n", "xyzo2", "slvm1"]).returncode == 0
+        assert sim.run("xyzo1", ["cmmodpkg", "-e", "slvm1"]).returncode == 0  # as after a failover
+
+    outcome = _move_waiting_for_the_slot(xyzo1, fail_over)
+    steps = [s["step"] for s in outcome["error"].info["steps"]]
+    assert steps == ["preflight", "wait_for_migration_slot", "preflight_again"], steps
+    pkg = _package(sim, "slvm1")
+    assert pkg["node"] == "xyzo2" and pkg["autorun"] is True  # switching never touched
+
+
+def test_a_guest_changed_during_the_wait_is_refused_by_hpvmmigrate_and_switching_restored(xyzo1, sim):
+    # The second preflight reads only Serviceguard's view; hpvmmigrate -o checks the guest itself.
+    def disable_online_migration():
+        ret = sim.run("xyzo1", ["hpvmmodify", "-P", "slvm1", "-x", "online_migration=disabled"])
+        assert ret.returncode == 0, ret.stderr
+
+    outcome = _move_waiting_for_the_slot(xyzo1, disable_online_migration)
+    err = outcome["error"]
+    steps = {s["step"]: s["result"] for s in err.info["steps"]}
+    assert steps["preflight_again"] is True and steps["migrate"] is False
+    assert "still runs on xyzo1 and package switching is restored" in err.error
+    assert "Online migration is disabled" in err.error
+    pkg = _package(sim, "slvm1")
+    assert pkg["node"] == "xyzo1" and pkg["state"] == "running" and pkg["autorun"] is True
+    assert _guest_on(sim)["slvm1"] == "xyzo1"
