@@ -235,10 +235,8 @@ def _options(test, timeout, deadline):
 # -- operations on whole nodes: plan, evacuate, restore, rebalance, cancel -------------------------
 
 
-def _operations(place, progress=None):
-    return vpkg_operate.Operations(
-        __opts__, place.master, place.registry, place.records, progress or _reporter()
-    )
+def _operations(place):
+    return vpkg_operate.Operations(__opts__, place.master, place.registry, place.records, _reporter())
 
 
 def plan(evacuate=None, restore=None, rebalance=None, cluster=None):
@@ -266,17 +264,31 @@ def plan(evacuate=None, restore=None, rebalance=None, cluster=None):
         return _failed(vpkg_results.refusal("plan", str(exc), operation=kind))
 
 
-def _run(place, kind, value, test, timeout, deadline, requested_by=None, phase=None, progress=None):
+def _run(place, lock, kind, value, test, timeout, deadline, requested_by=None, phase=None, token=None):  # noqa: PLR0913
+    """A node's evacuation or restore, or a rebalance, inside its lock (``lock``: what, of what).
+
+    Of a burst of identical requests from a node (the reactor), one acts and the rest are told.
+    """
     guest_timeout = _timeout(timeout)
     if deadline is not None:
         deadline = time.monotonic() + vpkg_args.seconds(deadline, "deadline")
+    ops = _operations(place)
     try:
-        ret = _operations(place, progress).run(kind, value, test, guest_timeout, deadline, requested_by)
-    except vpkg_operate.Refused as exc:
-        ret = vpkg_results.refusal(kind, str(exc), operation=kind, node=value)
-    if not test:
-        _audited(place, kind, ret, requested_by, phase)
-    return ret if ret["result"] is not False else _failed(ret)
+        with place.records.exclusive(*lock):
+            if requested_by is not None:
+                refusal = ops.refuse_request(value, requested_by, phase, token)
+                if refusal:
+                    return _audited(place, kind, {"kind": kind, **refusal}, requested_by, phase)
+            try:
+                ret = ops.run(kind, value, test, guest_timeout, deadline, requested_by)
+            except vpkg_operate.Refused as exc:
+                ret = vpkg_results.refusal(kind, str(exc), operation=kind, node=value)
+            if not test:
+                _audited(place, kind, ret, requested_by, phase)
+            return ret if ret["result"] is not False else _failed(ret)
+    except vpkg_records.Busy as exc:
+        about = {"node": value} if lock[0] == "evacuate" else {}  # a rebalance is about the cluster
+        return _failed(vpkg_results.refusal(kind, str(exc), operation=kind, **about))
 
 
 def _guarded(kind, node, test, timeout, deadline, requested_by, phase, token=None, cluster=None):  # noqa: PLR0913
@@ -286,17 +298,7 @@ def _guarded(kind, node, test, timeout, deadline, requested_by, phase, token=Non
     # A node's request is about its own cluster (node names are unique only within a cluster).
     minion = requested_by if isinstance(requested_by, str) else None
     place = _at(_site(), cluster=cluster, node=node, minion=minion)
-    progress = _reporter()
-    try:
-        with place.records.exclusive("evacuate", node):
-            # Inside the node's lock: of a burst of identical requests, one acts, the rest are told.
-            if requested_by is not None:
-                refusal = _operations(place, progress).refuse_request(node, requested_by, phase, token)
-                if refusal:
-                    return _audited(place, kind, {"kind": kind, **refusal}, requested_by, phase)
-            return _run(place, kind, node, test, timeout, deadline, requested_by, phase, progress)
-    except vpkg_records.Busy as exc:
-        return _failed(vpkg_results.refusal(kind, str(exc), operation=kind, node=node))
+    return _run(place, ("evacuate", node), kind, node, test, timeout, deadline, requested_by, phase, token)
 
 
 def evacuate(node, test=False, timeout=None, deadline=None, requested_by=None, token=None, cluster=None):  # noqa: PLR0913
@@ -362,12 +364,7 @@ def rebalance(strategy="balanced", test=False, timeout=None, deadline=None, clus
     test = _options(test, timeout, deadline)
     cluster = vpkg_args.name(cluster, "cluster", optional=True)
     place = _at(_site(), cluster=cluster, what="vpkg.rebalance")
-    progress = _reporter()
-    try:
-        with place.records.exclusive("rebalance", "cluster"):
-            return _run(place, kind, value, test, timeout, deadline, progress=progress)
-    except vpkg_records.Busy as exc:
-        return _failed(vpkg_results.refusal("rebalance", str(exc), operation="rebalance"))
+    return _run(place, ("rebalance", "cluster"), kind, value, test, timeout, deadline)
 
 
 def cancel(node, wait=60, cluster=None):
