@@ -16,16 +16,22 @@ and the error says so and names the restoring commands (``vpkg_move``). Errors a
 :class:`MoveFailed` carrying the whole result; the loader module turns them into Salt's errors.
 """
 
-import concurrent.futures
-import contextvars
 import logging
 import pathlib
 import time
 
 if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "utils"):  # pip-installed
-    from saltext.vpkg.utils import vpkg_capacity, vpkg_hostlocks, vpkg_move, vpkg_results, vpkg_vm
+    from saltext.vpkg.utils import (
+        vpkg_capacity,
+        vpkg_command,
+        vpkg_hostlocks,
+        vpkg_move,
+        vpkg_results,
+        vpkg_vm,
+    )
 else:  # synced or the checkout: the helpers beside this one, by name
     import vpkg_capacity
+    import vpkg_command
     import vpkg_hostlocks
     import vpkg_move
     import vpkg_results
@@ -47,25 +53,6 @@ class MoveFailed(Exception):
 def said(exc):
     """A command's own message, without the structured info Salt would append to it."""
     return getattr(exc, "error", None) or str(exc)
-
-
-def at_once(*calls, errors=(Exception,)):
-    """Run independent read-only calls concurrently: ``[(value, None) or (None, exception)]``.
-
-    Each call runs its own command process, so a move's preflight reads ``cmviewcl`` and
-    ``hpvmstatus`` in the time of one (about 25 ms saved). Salt's loader dunders live in context
-    variables: each thread runs in its own copy of this call's context.
-    """
-
-    def attempt(fn):
-        try:
-            return fn(), None
-        except errors as exc:
-            return None, exc
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        futures = [pool.submit(contextvars.copy_context().run, attempt, fn) for fn in calls]
-    return [f.result() for f in futures]
 
 
 def check(vm, cluster, package, source, target, reserved=None, migrate_check=True, guests=None):
@@ -151,7 +138,8 @@ class HostMove:
         if step == "preflight_again":
             cluster, guests = self.sg.view(), self.guests
         else:
-            (cluster, failed), (guests, _) = at_once(self.sg.view, self.vm.guests, errors=self.errors)
+            reads = vpkg_command.at_once(self.sg.view, self.vm.guests, errors=self.errors)
+            (cluster, failed), (guests, _) = reads
             if failed is not None:
                 raise failed
             self.guests = guests
