@@ -32,6 +32,7 @@ lists every step.
                                   # nothing is recorded when unset
 """
 
+import functools
 import pathlib
 import time
 
@@ -45,7 +46,6 @@ if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "runners"
         vpkg_master,
         vpkg_operate,
         vpkg_progress,
-        vpkg_records,
         vpkg_results,
         vpkg_single,
         vpkg_site,
@@ -58,7 +58,6 @@ else:  # synced or the checkout: the helpers by name, from the utils folders Sal
         import vpkg_master
         import vpkg_operate
         import vpkg_progress
-        import vpkg_records
         import vpkg_results
         import vpkg_single
         import vpkg_site
@@ -84,14 +83,6 @@ def _config():
 
 def _site():
     return vpkg_site.Site(__opts__, _config())
-
-
-def _at(site, *how, **kwargs):
-    """``site``'s :class:`vpkg_site.Records` for a call (``how``: ``site.one`` or ``site.of_package``)."""
-    try:
-        return (how[0] if how else site.one)(**kwargs)
-    except vpkg_site.Unresolved as exc:
-        raise SaltInvocationError(str(exc)) from None
 
 
 def _reporter():
@@ -141,7 +132,7 @@ def status(cluster=None):
         ret = vpkg_operate.site_status({p.name: _operations(p) for p in site.every()})
         return ret if ret["result"] else _failed(ret)
     try:
-        return _operations(_at(site, cluster=cluster)).status()
+        return _operations(site.one(cluster=cluster)).status()
     except vpkg_operate.Refused as exc:
         return _failed(vpkg_results.refusal("status", str(exc)))
 
@@ -177,7 +168,7 @@ def _one_move(package, target, cluster):
     target = vpkg_args.name(target, "target", optional=True)
     cluster = vpkg_args.name(cluster, "cluster", optional=True)
     site = _site()
-    place = _at(site, site.of_package, package=package, cluster=cluster)
+    place = site.of_package(package=package, cluster=cluster)
     return package, target, place, site.crossing(place.name, target)
 
 
@@ -257,7 +248,7 @@ def plan(evacuate=None, restore=None, rebalance=None, cluster=None):
     kind, value = vpkg_args.goal(evacuate, restore, rebalance)
     cluster = vpkg_args.name(cluster, "cluster", optional=True)
     node = value if kind != "rebalance" else None
-    ops = _operations(_at(_site(), cluster=cluster, node=node, what="vpkg.plan rebalance="))
+    ops = _operations(_site().one(cluster=cluster, node=node, what="vpkg.plan rebalance="))
     try:
         return {"kind": "plan", **ops.plan(ops.cluster(), kind, value)}
     except vpkg_operate.Refused as exc:
@@ -265,30 +256,14 @@ def plan(evacuate=None, restore=None, rebalance=None, cluster=None):
 
 
 def _run(place, lock, kind, value, test, timeout, deadline, requested_by=None, phase=None, token=None):  # noqa: PLR0913
-    """A node's evacuation or restore, or a rebalance, inside its lock (``lock``: what, of what).
-
-    Of a burst of identical requests from a node (the reactor), one acts and the rest are told.
-    """
+    """A node's evacuation or restore, or a rebalance, inside its lock (``lock``: what, of what)."""
     guest_timeout = _timeout(timeout)
     if deadline is not None:
         deadline = time.monotonic() + vpkg_args.seconds(deadline, "deadline")
-    ops = _operations(place)
-    try:
-        with place.records.exclusive(*lock):
-            if requested_by is not None:
-                refusal = ops.refuse_request(value, requested_by, phase, token)
-                if refusal:
-                    return _audited(place, kind, {"kind": kind, **refusal}, requested_by, phase)
-            try:
-                ret = ops.run(kind, value, test, guest_timeout, deadline, requested_by)
-            except vpkg_operate.Refused as exc:
-                ret = vpkg_results.refusal(kind, str(exc), operation=kind, node=value)
-            if not test:
-                _audited(place, kind, ret, requested_by, phase)
-            return ret if ret["result"] is not False else _failed(ret)
-    except vpkg_records.Busy as exc:
-        about = {"node": value} if lock[0] == "evacuate" else {}  # a rebalance is about the cluster
-        return _failed(vpkg_results.refusal(kind, str(exc), operation=kind, **about))
+    audit = functools.partial(_audited, place, kind, requested_by=requested_by, phase=phase)
+    request = (requested_by, phase, token)
+    ret = _operations(place).run_locked(lock, kind, value, test, guest_timeout, deadline, audit, request)
+    return ret if ret["result"] is not False else _failed(ret)
 
 
 def _guarded(kind, node, test, timeout, deadline, requested_by, phase, token=None, cluster=None):  # noqa: PLR0913
@@ -297,7 +272,7 @@ def _guarded(kind, node, test, timeout, deadline, requested_by, phase, token=Non
     cluster = vpkg_args.name(cluster, "cluster", optional=True)
     # A node's request is about its own cluster (node names are unique only within a cluster).
     minion = requested_by if isinstance(requested_by, str) else None
-    place = _at(_site(), cluster=cluster, node=node, minion=minion)
+    place = _site().one(cluster=cluster, node=node, minion=minion)
     return _run(place, ("evacuate", node), kind, node, test, timeout, deadline, requested_by, phase, token)
 
 
@@ -363,7 +338,7 @@ def rebalance(strategy="balanced", test=False, timeout=None, deadline=None, clus
     kind, value = vpkg_args.goal(rebalance=strategy)
     test = _options(test, timeout, deadline)
     cluster = vpkg_args.name(cluster, "cluster", optional=True)
-    place = _at(_site(), cluster=cluster, what="vpkg.rebalance")
+    place = _site().one(cluster=cluster, what="vpkg.rebalance")
     return _run(place, ("rebalance", "cluster"), kind, value, test, timeout, deadline)
 
 
@@ -381,7 +356,7 @@ def cancel(node, wait=60, cluster=None):
     """
     node = vpkg_args.name(node, "node")
     wait = vpkg_args.seconds(wait, "wait")
-    place = _at(_site(), cluster=vpkg_args.name(cluster, "cluster", optional=True), node=node)
+    place = _site().one(cluster=vpkg_args.name(cluster, "cluster", optional=True), node=node)
     ret = vpkg_operate.cancel(place.records, node, wait)
     return _audited(place, "cancel", ret) if ret["result"] else _failed(ret)
 

@@ -13,13 +13,24 @@ import time
 import salt.utils.event
 
 if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "utils"):  # pip-installed
-    from saltext.vpkg.utils import vpkg_capacity, vpkg_engine, vpkg_master, vpkg_names, vpkg_plan, vpkg_vm
+    from saltext.vpkg.utils import (
+        vpkg_capacity,
+        vpkg_engine,
+        vpkg_master,
+        vpkg_names,
+        vpkg_plan,
+        vpkg_records,
+        vpkg_results,
+        vpkg_vm,
+    )
 else:  # synced or the checkout: the helpers beside this one, by name
     import vpkg_capacity
     import vpkg_engine
     import vpkg_master
     import vpkg_names
     import vpkg_plan
+    import vpkg_records
+    import vpkg_results
     import vpkg_vm
 
 log = logging.getLogger(__name__)
@@ -206,6 +217,28 @@ class Operations:
         return {"restore": {p: n for p, n in record["packages"].items() if p in cluster["packages"]}}
 
     # -- execution -----------------------------------------------------------------------------
+    def run_locked(self, lock, kind, value, test, guest_timeout, deadline, audit, request=(None, None, None)):  # noqa: PLR0913
+        """:meth:`run` inside the operation's lock (``lock``: what, of what); ``audit(ret)`` records it.
+
+        ``request`` is the reactor's ``(requested_by, phase, token)``: of a burst of identical
+        requests from a node, one acts and the rest are told (the guard runs inside the lock).
+        """
+        requested_by, phase, token = request
+        try:
+            with self.records.exclusive(*lock):
+                if requested_by is not None:
+                    refusal = self.refuse_request(value, requested_by, phase, token)
+                    if refusal:
+                        return audit({"kind": kind, **refusal})
+                try:
+                    ret = self.run(kind, value, test, guest_timeout, deadline, requested_by)
+                except Refused as exc:
+                    ret = vpkg_results.refusal(kind, str(exc), operation=kind, node=value)
+                return ret if test else audit(ret)
+        except vpkg_records.Busy as exc:
+            about = {"node": value} if lock[0] == "evacuate" else {}  # a rebalance is about the cluster
+            return vpkg_results.refusal(kind, str(exc), operation=kind, **about)
+
     def run(self, kind, value, test, guest_timeout, deadline, requested_by=None):
         """Plan, then execute, one node-level operation; returns the truthful summary."""
         started = time.monotonic()

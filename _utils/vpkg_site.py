@@ -20,6 +20,8 @@ import logging
 import os
 import pathlib
 
+from salt.exceptions import SaltInvocationError
+
 if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "utils"):  # pip-installed
     from saltext.vpkg.utils import vpkg_master, vpkg_names, vpkg_records, vpkg_reserve
 else:  # synced or the checkout: the helpers beside this one, by name
@@ -35,8 +37,11 @@ log = logging.getLogger(__name__)
 LEGACY = ("inflight.json", "inflight.lock", "view.json", "placement", "cancel", "last", "locks", "journal")
 
 
-class Unresolved(ValueError):
-    """The call does not say which cluster, and it cannot be told; the message lists the choices."""
+class Unresolved(SaltInvocationError):
+    """The call does not say which cluster, and it cannot be told; the message lists the choices.
+
+    An argument error: a runner function lets it reach Salt, which prints its message.
+    """
 
 
 def members(grains_by_minion):
