@@ -30,11 +30,14 @@ if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "modules"
     from saltext.vpkg.utils import vpkg_cmd, vpkg_command, vpkg_config, vpkg_names, vpkg_vmparse
 else:  # synced or the checkout: the helpers by name, from the utils folders Salt puts on sys.path
     try:
-        import vpkg_cmd
-        import vpkg_command
-        import vpkg_config
-        import vpkg_names
-        import vpkg_vmparse
+        import vpkg_fresh
+
+        with vpkg_fresh.helpers():  # a sync's new helpers, not this process's old ones
+            import vpkg_cmd
+            import vpkg_command
+            import vpkg_config
+            import vpkg_names
+            import vpkg_vmparse
     except ModuleNotFoundError as exc:
         if not (exc.name or "").startswith("vpkg_"):
             raise

@@ -44,15 +44,18 @@ if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "modules"
     )
 else:  # synced or the checkout: the helpers by name, from the utils folders Salt puts on sys.path
     try:
-        import vpkg_config
-        import vpkg_hostevents
-        import vpkg_hostlocks
-        import vpkg_hostmove
-        import vpkg_move
-        import vpkg_names
-        import vpkg_sg
-        import vpkg_tokens
-        import vpkg_vm
+        import vpkg_fresh
+
+        with vpkg_fresh.helpers():  # a sync's new helpers, not this process's old ones
+            import vpkg_config
+            import vpkg_hostevents
+            import vpkg_hostlocks
+            import vpkg_hostmove
+            import vpkg_move
+            import vpkg_names
+            import vpkg_sg
+            import vpkg_tokens
+            import vpkg_vm
     except ModuleNotFoundError as exc:
         if not (exc.name or "").startswith("vpkg_"):
             raise

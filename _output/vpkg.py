@@ -57,7 +57,10 @@ def _import_render():
     added = [f for f in dict.fromkeys(folders) if os.path.isdir(f) and f not in sys.path]
     sys.path.extend(added)
     try:
-        import vpkg_render
+        import vpkg_fresh
+
+        with vpkg_fresh.helpers():  # a sync's new helpers, not this process's old ones
+            import vpkg_render
     finally:
         for folder in added:
             sys.path.remove(folder)

@@ -75,10 +75,13 @@ def _import_helpers():
     added = [f for f in dict.fromkeys(folders) if os.path.isdir(f) and f not in sys.path]
     sys.path.extend(added)
     try:
-        import vpkg_cmd
-        import vpkg_identity
-        import vpkg_names
-        import vpkg_ssh
+        import vpkg_fresh
+
+        with vpkg_fresh.helpers():  # a sync's new helpers, not this process's old ones
+            import vpkg_cmd
+            import vpkg_identity
+            import vpkg_names
+            import vpkg_ssh
     finally:
         for folder in added:
             sys.path.remove(folder)

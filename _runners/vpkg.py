@@ -52,15 +52,18 @@ if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "runners"
     )
 else:  # synced or the checkout: the helpers by name, from the utils folders Salt puts on sys.path
     try:
-        import vpkg_args
-        import vpkg_audit
-        import vpkg_config
-        import vpkg_master
-        import vpkg_operate
-        import vpkg_progress
-        import vpkg_results
-        import vpkg_single
-        import vpkg_site
+        import vpkg_fresh
+
+        with vpkg_fresh.helpers():  # a sync's new helpers, not this process's old ones
+            import vpkg_args
+            import vpkg_audit
+            import vpkg_config
+            import vpkg_master
+            import vpkg_operate
+            import vpkg_progress
+            import vpkg_results
+            import vpkg_single
+            import vpkg_site
     except ModuleNotFoundError as exc:
         if not (exc.name or "").startswith("vpkg_"):
             raise

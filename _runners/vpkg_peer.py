@@ -26,12 +26,15 @@ if pathlib.PurePath(__file__).parent.parts[-3:] == ("saltext", "vpkg", "runners"
     from saltext.vpkg.utils import vpkg_args, vpkg_config, vpkg_master, vpkg_results, vpkg_single, vpkg_site
 else:  # synced or the checkout: the helpers by name, from the utils folders Salt puts on sys.path
     try:
-        import vpkg_args
-        import vpkg_config
-        import vpkg_master
-        import vpkg_results
-        import vpkg_single
-        import vpkg_site
+        import vpkg_fresh
+
+        with vpkg_fresh.helpers():  # a sync's new helpers, not this process's old ones
+            import vpkg_args
+            import vpkg_config
+            import vpkg_master
+            import vpkg_results
+            import vpkg_single
+            import vpkg_site
     except ModuleNotFoundError as exc:
         if not (exc.name or "").startswith("vpkg_"):
             raise

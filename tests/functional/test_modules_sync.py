@@ -91,9 +91,10 @@ def _env(pythonpath=None):
     return env
 
 
-def _query(config, env):
+def _script(script, *args, env):
+    """Run ``script`` in a Python process of its own; the JSON document it prints last."""
     proc = subprocess.run(
-        [sys.executable, "-c", QUERY, str(config), json.dumps(CALLS)],
+        [sys.executable, "-c", script, *map(str, args)],
         capture_output=True,
         text=True,
         env=env,
@@ -102,6 +103,10 @@ def _query(config, env):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _query(config, env):
+    return _script(QUERY, config, json.dumps(CALLS), env=env)
 
 
 def _checkout(base, sim):
@@ -117,42 +122,13 @@ def _synced(base, sim):
     for folder in ("_modules", "_utils"):
         (srv / folder).symlink_to(ROOT / folder)
     config = _minion(base, sim, {"file_roots": {"base": [str(srv)]}})
-    sync = subprocess.run(
-        [
-            str(BIN / "salt-call"),
-            "--config-dir",
-            str(config.parent),
-            "--local",
-            "--out=json",
-            "saltutil.sync_all",
-        ],
-        capture_output=True,
-        text=True,
-        env=_env(),
-        timeout=300,
-        check=False,
-    )
+    sync = _salt_call(config, "saltutil.sync_all")
     assert sync.returncode == 0, sync.stderr[-3000:]
     synced = json.loads(sync.stdout)["local"]
     assert "modules.serviceguard" in synced["modules"] and "modules.hpvm" in synced["modules"]
     assert "utils.vpkg_sgparse" in synced["utils"]
     # And salt-call itself, once, so the CLI path is covered too.
-    cli = subprocess.run(
-        [
-            str(BIN / "salt-call"),
-            "--config-dir",
-            str(config.parent),
-            "--local",
-            "--out=json",
-            "serviceguard.package",
-            "slvm1",
-        ],
-        capture_output=True,
-        text=True,
-        env=_env(),
-        timeout=300,
-        check=False,
-    )
+    cli = _salt_call(config, "serviceguard.package", "slvm1")
     assert cli.returncode == 0, cli.stderr[-3000:]
     result = _query(config, _env())
     assert json.loads(cli.stdout)["local"] == result["results"][1]
@@ -284,3 +260,42 @@ def test_modules_synced_without_their_helpers_name_the_sync(tmp_path, sim):
     out = ret.stdout + ret.stderr
     assert "salt-vpkg helper vpkg_" in out and "saltutil.sync_utils" in out, out[-2000:]
     assert "No module named 'saltext'" not in out
+
+
+# One process across a sync, as a minion's own process, a master worker running a peer runner or
+# a proxy lives: a helper a sync replaced must not stay in use beside the new modules (salt#15233).
+RESYNC = textwrap.dedent(
+    """
+    import json, pathlib, sys
+    import salt.client, salt.config
+    opts = salt.config.minion_config(sys.argv[1])
+    caller = salt.client.Caller(mopts=opts)
+    before = caller.cmd("serviceguard.package", "slvm1")
+    first = sys.modules["vpkg_sgparse"].__file__  # the synced copy, imported by name
+    helper = pathlib.Path(sys.argv[2])
+    helper.write_text(helper.read_text() + "\\nSYNC_PROBE = 2\\n")
+    resync = caller.cmd("saltutil.sync_all")
+    caller.cmd("sys.reload_modules")
+    after = caller.cmd("serviceguard.package", "slvm1")
+    where = sys.modules["vpkg_sgparse"]
+    print(json.dumps({"first": first, "resync": resync["utils"], "before": before,
+                      "after": after, "probe": getattr(where, "SYNC_PROBE", None),
+                      "parser": where.__file__}))
+    """
+)
+
+
+def test_a_sync_replaces_the_helpers_a_running_process_imported(tmp_path, sim):
+    base = tmp_path / "minion"
+    srv = base / "srv"
+    srv.mkdir(parents=True)
+    (srv / "_modules").symlink_to(ROOT / "_modules")
+    shutil.copytree(ROOT / "_utils", srv / "_utils", ignore=shutil.ignore_patterns("__pycache__"))
+    config = _minion(base, sim, {"file_roots": {"base": [str(srv)]}})
+    sync = _salt_call(config, "saltutil.sync_all")  # before the process starts, as a minion's would
+    assert sync.returncode == 0, sync.stderr[-3000:]
+    out = _script(RESYNC, config, srv / "_utils" / "vpkg_sgparse.py", env=_env())
+    assert "/extmods/utils/vpkg_sgparse.py" in out["first"] and out["resync"] == ["utils.vpkg_sgparse"]
+    assert out["before"]["node"] == out["after"]["node"] == "xyzo1", out
+    assert "/extmods/utils/vpkg_sgparse.py" in out["parser"]
+    assert out["probe"] == 2, "the modules went on with the helper the sync replaced"
