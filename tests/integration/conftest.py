@@ -6,13 +6,12 @@ YAML, so tests do not see each other's moves. Each minion's ``serviceguard.bin_d
 utils load from this checkout (``*_dirs``), the way a master's file_roots sync would place them.
 """
 
-import contextlib
 import pathlib
 import shutil
 
 import pytest
 import yaml
-from labsetup import CLUSTER, master_overrides, minion_dirs
+from labsetup import CLUSTER, all_started, master_overrides, minion_dirs
 
 from sgsim.testing import SimCluster
 
@@ -58,10 +57,8 @@ def salt_minions(salt_master, sim):
         )
         for node in sim.nodes
     ]
-    with contextlib.ExitStack() as stack:
-        for factory in factories:
-            stack.enter_context(factory.started())
-        yield {factory.id: factory for factory in factories}
+    with all_started(factories) as started:
+        yield started
 
 
 @pytest.fixture

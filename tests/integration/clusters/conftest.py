@@ -8,13 +8,12 @@ minion's grains say its cluster and node; the master tells the clusters apart by
 ``sim`` and ``cluster``.
 """
 
-import contextlib
 import pathlib
 import shutil
 
 import pytest
 import yaml
-from labsetup import cluster_definition, master_overrides, minion_dirs
+from labsetup import all_started, cluster_definition, master_overrides, minion_dirs
 
 from sgsim.testing import SimCluster
 
@@ -77,10 +76,8 @@ def salt_minions(salt_master, sims):
                 "vpkg.node": node,
             }
             factories.append(salt_master.salt_minion_daemon(minion, overrides=overrides))
-    with contextlib.ExitStack() as stack:
-        for factory in factories:
-            stack.enter_context(factory.started())
-        yield {factory.id: factory for factory in factories}
+    with all_started(factories) as started:
+        yield started
 
 
 @pytest.fixture

@@ -9,10 +9,8 @@ core test functions of that tier run here unchanged (the test modules of this fo
 them); the proxies' ids are the node names, as the minions' are.
 """
 
-import contextlib
-
 import pytest
-from labsetup import master_overrides, proxy_dirs, vmhost_pillar, vmhost_proxy, write_pillar
+from labsetup import all_started, master_overrides, proxy_dirs, vmhost_pillar, vmhost_proxy, write_pillar
 from sshhost import ssh_account, ssh_client_key, ssh_hosts  # noqa: F401 - fixtures
 
 
@@ -41,7 +39,5 @@ def salt_minions(salt_master, sim, ssh_hosts):  # noqa: F811
         )
         for node in sim.nodes
     ]
-    with contextlib.ExitStack() as stack:
-        for factory in factories:
-            stack.enter_context(factory.started())
-        yield {factory.id: factory for factory in factories}
+    with all_started(factories) as started:
+        yield started

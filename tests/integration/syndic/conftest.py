@@ -14,14 +14,13 @@ The daemons start once for the folder; every test gets the cluster re-initialise
 and the lower master without vpkg records.
 """
 
-import contextlib
 import pathlib
 import shutil
 
 import pytest
 import yaml
 from eastsite import CLUSTER, LOWER_IP, SYNDIC, definition, minion_id
-from labsetup import master_overrides, minion_dirs
+from labsetup import all_started, master_overrides, minion_dirs
 
 from sgsim.testing import SimCluster
 
@@ -106,10 +105,8 @@ def east_minions(lower_master, east_sim):
         )
         for node in east_sim.nodes
     ]
-    with contextlib.ExitStack() as stack:
-        for factory in factories:
-            stack.enter_context(factory.started())
-        yield {factory.id: factory for factory in factories}
+    with all_started(factories) as started:
+        yield started
 
 
 @pytest.fixture
