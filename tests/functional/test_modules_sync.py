@@ -286,15 +286,10 @@ RESYNC = textwrap.dedent(
 
 
 def test_a_sync_replaces_the_helpers_a_running_process_imported(tmp_path, sim):
-    base = tmp_path / "minion"
-    srv = base / "srv"
-    srv.mkdir(parents=True)
-    (srv / "_modules").symlink_to(ROOT / "_modules")
-    shutil.copytree(ROOT / "_utils", srv / "_utils", ignore=shutil.ignore_patterns("__pycache__"))
-    config = _minion(base, sim, {"file_roots": {"base": [str(srv)]}})
-    sync = _salt_call(config, "saltutil.sync_all")  # before the process starts, as a minion's would
-    assert sync.returncode == 0, sync.stderr[-3000:]
-    out = _script(RESYNC, config, srv / "_utils" / "vpkg_sgparse.py", env=_env())
+    utils = tmp_path / "utils"
+    shutil.copytree(ROOT / "_utils", utils, ignore=shutil.ignore_patterns("__pycache__"))
+    config = _synced_minion(tmp_path / "minion", sim, utils)  # synced before the process starts
+    out = _script(RESYNC, config, utils / "vpkg_sgparse.py", env=_env())
     assert "/extmods/utils/vpkg_sgparse.py" in out["first"] and out["resync"] == ["utils.vpkg_sgparse"]
     assert out["before"]["node"] == out["after"]["node"] == "xyzo1", out
     assert "/extmods/utils/vpkg_sgparse.py" in out["parser"]
