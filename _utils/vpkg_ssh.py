@@ -25,6 +25,7 @@ local minion.
 Standard library only; no Salt dunders.
 """
 
+import contextlib
 import os
 import pathlib
 import re
@@ -140,20 +141,26 @@ class Connection:
         with self._lock:
             if self.master_alive():
                 return
-            if os.path.exists(self.control_path):
-                os.remove(self.control_path)
-            with tempfile.TemporaryFile(mode="w+") as errors:
-                argv = [*self._base(master=True), "--", self.host]
-                proc = subprocess.run(  # noqa: S603 - argv list
-                    argv,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    stderr=errors,
-                    timeout=float(self.options["connect_timeout"]) + 10,
-                    check=False,
-                )
-                errors.seek(0)
-                said = errors.read()
+            try:
+                # A dead master's socket is in the way; a dying one removes it as it exits, which
+                # may be while we look (seen when the connection was cut mid-migration).
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(self.control_path)
+                with tempfile.TemporaryFile(mode="w+") as errors:
+                    argv = [*self._base(master=True), "--", self.host]
+                    proc = subprocess.run(  # noqa: S603 - argv list
+                        argv,
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.DEVNULL,
+                        stderr=errors,
+                        timeout=float(self.options["connect_timeout"]) + 10,
+                        check=False,
+                    )
+                    errors.seek(0)
+                    said = errors.read()
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                # Never a traceback out of the command seam: a move may have switching off.
+                raise SshError(f"cannot reach VM host {self.host} over SSH: {exc}") from None
             if proc.returncode != 0 or not self.master_alive():
                 raise SshError(f"cannot reach VM host {self.host} over SSH: {describe_failure(said)}")
             self.masters_started += 1

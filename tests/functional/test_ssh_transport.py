@@ -138,6 +138,38 @@ def test_an_unreachable_host_is_a_clear_error(host):
     assert "cannot reach VM host 127.0.0.1 over SSH" in out["stderr"] and "refused" in out["stderr"]
 
 
+def test_no_ssh_program_is_a_clear_error_not_a_traceback(host):
+    connection = _connection(host, ssh="/nonexistent/ssh")
+    try:
+        out = connection.run(["true"], 30)
+    finally:
+        connection.close()
+    assert out["retcode"] == 255 and out.get("unreachable")
+    assert "cannot reach VM host 127.0.0.1 over SSH" in out["stderr"] and "/nonexistent/ssh" in out["stderr"]
+
+
+def test_a_dead_masters_socket_gone_before_it_is_removed_is_no_error(conn, sim, monkeypatch):
+    # A master that exits removes its own socket: sometimes between our look and our remove (seen
+    # in CI when the connection was cut mid-migration; the move then left switching off).
+    argv = [str(sim.bindir("xyzo1") / "cmviewcl"), "-f", "line", "-l", "cluster"]
+    assert conn.run(argv, 30)["retcode"] == 0
+    (master,) = [p for p in _processes(conn.control_path) if "-M" in p.info["cmdline"]]
+    master.kill()  # SIGKILL: its socket stays behind, refusing connections
+    master.wait(5)
+    assert os.path.exists(conn.control_path) and not conn.master_alive()
+    real_remove = os.remove
+
+    def gone_first(path, *args, **kwargs):
+        if os.fspath(path) == conn.control_path and os.path.lexists(path):
+            real_remove(path)  # the dying master got there first
+        return real_remove(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "remove", gone_first)
+    out = conn.run(argv, 30)
+    assert out["retcode"] == 0 and "name=seed" in out["stdout"]
+    assert conn.masters_started == 2
+
+
 def test_the_connection_is_made_again_after_sshd_went_away(conn, host, sim):
     argv = [str(sim.bindir("xyzo1") / "cmviewcl"), "-f", "line", "-l", "cluster"]
     assert conn.run(argv, 30)["retcode"] == 0
