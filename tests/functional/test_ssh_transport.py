@@ -148,6 +148,21 @@ def test_no_ssh_program_is_a_clear_error_not_a_traceback(host):
     assert "cannot reach VM host 127.0.0.1 over SSH" in out["stderr"] and "/nonexistent/ssh" in out["stderr"]
 
 
+def test_an_ssh_that_hangs_in_connect_is_a_clear_error(host, tmp_path):
+    hung = tmp_path / "ssh"
+    hung.write_text("#!/bin/sh\nexec sleep 60\n")  # neither connects nor fails
+    os.chmod(hung, 0o755)
+    connection = _connection(host, ssh=str(hung), connect_timeout=1)
+    try:
+        t0 = time.monotonic()
+        out = connection.run(["true"], 60)
+        assert time.monotonic() - t0 < 20  # connect_timeout plus the 10 s margin, not 60
+    finally:
+        connection.close()
+    assert out["retcode"] == 255 and out.get("unreachable")
+    assert "cannot reach VM host 127.0.0.1 over SSH" in out["stderr"] and "timed out" in out["stderr"]
+
+
 def test_a_dead_masters_socket_gone_before_it_is_removed_is_no_error(conn, sim, monkeypatch):
     # A master that exits removes its own socket: sometimes between our look and our remove (seen
     # in CI when the connection was cut mid-migration; the move then left switching off).
