@@ -93,7 +93,7 @@ def _reporter():
 
     ``__jid_event__`` is a module global: when the reactor runs two runner jobs in one process,
     the second replaces it and closes it on finishing, so a job that read the global later would
-    report under the other job's tag, then fail.
+    report under the other job's tag, then fail. One already gone is no failure: no progress.
     """
     return vpkg_progress.for_job(globals().get("__jid_event__"), __opts__, __context__)
 

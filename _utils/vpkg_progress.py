@@ -42,14 +42,19 @@ def reporter(events, output, outputter):
     operation: a failed event is logged and forgotten.
     """
     fire = None
-    if events is not None:
-        fire = events.fire_event if vpkg_move.shows_progress(output) else _bus_only(events)
+    try:
+        if events is not None:
+            fire = events.fire_event if vpkg_move.shows_progress(output) else _bus_only(events)
+    except ReferenceError:
+        # Salt hands a runner a weak proxy to its job's bus, and a busy reactor (many runner jobs
+        # in one process) may hand over one whose job has already ended: no progress, no failure.
+        log.warning("vpkg: this job's event bus is gone; its progress goes to the log only")
 
     def progress(message, **data):
         data["message"] = message
         if outputter:
             data["outputter"] = "vpkg"
-        if fire is None:  # outside a runner job (unit tests, direct calls)
+        if fire is None:  # outside a runner job (unit tests, direct calls), or its bus is gone
             log.info("%s", message)
             return
         try:
