@@ -260,6 +260,9 @@ def test_a_port_taken_before_the_first_start_is_replaced_and_kept_afterwards(
         # Once started, the port is the host's: a restart that finds it taken fails, it does not move.
         h.stop()
         with socket.socket() as squatter:
+            # The connection just closed may leave the port in TIME_WAIT: sshd binds through that
+            # (SO_REUSEADDR), so the squatter does too; still only one of them can listen.
+            squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             squatter.bind(("127.0.0.1", h.port))
             squatter.listen()
             with pytest.raises(RuntimeError, match="did not start"):
