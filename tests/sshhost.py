@@ -35,15 +35,16 @@ them; an atexit handler and the fixtures' teardown stop every host still up.
 Fixtures: ``ssh_account`` and ``ssh_client_key`` (session) are imported by tests/conftest.py.
 ``ssh_hosts`` wraps a ``sim`` fixture (a ``SimCluster``), so it is bound where that ``sim`` is
 defined, in a conftest or test module, beside it (tests/ is on sys.path: pytest inserts the
-folder of tests/conftest.py, as for ``plan_helpers`` and ``invariants``)::
+folder of tests/conftest.py, as for ``publishing``)::
 
     import sshhost
 
     ssh_hosts = sshhost.ssh_hosts  # {node: SshHost} for the sim fixture here, package scope
 
-Not once in tests/conftest.py for all: without ``__init__.py`` files, pytest caches "package"
-fixtures for the whole session, so one shared ``ssh_hosts`` would hand the first ``sim``'s hosts
-to every folder. An assignment, not ``from sshhost import ssh_hosts``: ruff (F811) flags the
+Not once in tests/conftest.py for all: pytest caches a "package" fixture per package (each
+integration lab folder is one) or, in a folder without ``__init__.py`` (tests/functional), for
+the whole session, so one shared ``ssh_hosts`` would hand the first ``sim``'s hosts to every
+folder. An assignment, not ``from sshhost import ssh_hosts``: ruff (F811) flags the
 test functions that take an imported fixture as a parameter.
 """
 

@@ -11,9 +11,10 @@ import shutil
 
 import pytest
 import yaml
-from labsetup import CLUSTER, all_started, master_overrides, minion_dirs
 
 from sgsim.testing import SimCluster
+
+from .labsetup import CLUSTER, all_started, master_overrides, minion_dirs
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 

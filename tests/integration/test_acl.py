@@ -16,9 +16,10 @@ import pathlib
 import stat
 import threading
 
-import invariants
 import pytest
 import salt.utils.event
+
+from . import invariants
 
 pytestmark = pytest.mark.integration
 

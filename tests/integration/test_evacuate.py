@@ -2,9 +2,9 @@
 
 import time
 
-import invariants
 import pytest
-import saltrun
+
+from . import invariants, saltrun
 
 pytestmark = pytest.mark.integration
 

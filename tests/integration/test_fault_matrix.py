@@ -8,8 +8,9 @@ or the result says it is LEFT DISABLED and names the command that restores it. T
 each case is printed (``-s``) and recorded in docs/reliability.md.
 """
 
-import invariants
 import pytest
+
+from . import invariants
 
 pytestmark = pytest.mark.integration
 

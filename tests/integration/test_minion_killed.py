@@ -22,10 +22,10 @@ import re
 import signal
 import time
 
-import invariants
 import psutil
 import pytest
-import saltrun
+
+from . import invariants, saltrun
 
 pytestmark = pytest.mark.integration
 

@@ -1,8 +1,8 @@
 """salt-run vpkg.move / vpkg.check / vpkg.status with a real master and three minions."""
 
-import invariants
 import pytest
-import saltrun
+
+from . import invariants, saltrun
 
 pytestmark = pytest.mark.integration
 

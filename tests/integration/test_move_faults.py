@@ -1,7 +1,8 @@
 """A migration that fails in each phase: the guest runs on exactly one node, switching as reported."""
 
-import invariants
 import pytest
+
+from . import invariants
 
 pytestmark = pytest.mark.integration
 

@@ -15,9 +15,10 @@ import secrets
 import threading
 import time
 
-import invariants
 import pytest
 import salt.utils.event
+
+from . import invariants
 
 pytestmark = pytest.mark.integration
 

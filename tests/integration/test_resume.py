@@ -3,9 +3,9 @@
 import signal
 import time
 
-import invariants
 import pytest
-import saltrun
+
+from . import invariants, saltrun
 
 pytestmark = pytest.mark.integration
 

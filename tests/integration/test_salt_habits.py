@@ -9,9 +9,10 @@ import json
 import threading
 import time
 
-import invariants
 import pytest
 import salt.utils.event
+
+from . import invariants
 
 pytestmark = pytest.mark.integration
 

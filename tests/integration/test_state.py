@@ -7,8 +7,9 @@ lab master's ``peer_run`` allows to vmh1-vmh3): they are reserved, locked and au
 import threading
 import time
 
-import invariants
 import pytest
+
+from . import invariants
 
 pytestmark = pytest.mark.integration
 

@@ -15,9 +15,9 @@ import shlex
 import threading
 import time
 
-import invariants
 import pytest
-import saltrun
+
+from . import invariants, saltrun
 
 pytestmark = pytest.mark.integration
 

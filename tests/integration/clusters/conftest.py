@@ -13,9 +13,10 @@ import shutil
 
 import pytest
 import yaml
-from labsetup import all_started, cluster_definition, master_overrides, minion_dirs
 
 from sgsim.testing import SimCluster
+
+from ..labsetup import all_started, cluster_definition, master_overrides, minion_dirs
 
 # cluster -> (node, minion id, memory capacity), and its packages (name, memory weight, node).
 LAYOUT = {

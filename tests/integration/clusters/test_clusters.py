@@ -4,8 +4,9 @@ import concurrent.futures
 import json
 import pathlib
 
-import invariants
 import pytest
+
+from .. import invariants
 
 pytestmark = pytest.mark.integration
 

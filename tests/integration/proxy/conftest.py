@@ -10,8 +10,9 @@ them); the proxies' ids are the node names, as the minions' are.
 """
 
 import pytest
-from labsetup import all_started, master_overrides, proxy_dirs, vmhost_pillar, vmhost_proxy, write_pillar
 from sshhost import ssh_account, ssh_client_key, ssh_hosts  # noqa: F401 - fixtures
+
+from ..labsetup import all_started, master_overrides, proxy_dirs, vmhost_pillar, vmhost_proxy, write_pillar
 
 
 @pytest.fixture(scope="package")

@@ -6,9 +6,10 @@ minion tier's status, move, refusal and evacuate + restore tests run here unchan
 """
 
 import pytest
-from labsetup import master_overrides, proxy_dirs, vmhost_pillar, vmhost_proxy, write_pillar
-from test_evacuate import test_evacuate_then_restore  # noqa: F401
-from test_move import (  # noqa: F401
+
+from ..labsetup import master_overrides, proxy_dirs, vmhost_pillar, vmhost_proxy, write_pillar
+from ..test_evacuate import test_evacuate_then_restore  # noqa: F401
+from ..test_move import (  # noqa: F401
     test_move_to_a_node_that_fits,
     test_refused_moves_change_nothing,
     test_status_reports_the_cluster,

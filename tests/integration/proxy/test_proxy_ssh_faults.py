@@ -9,9 +9,10 @@
 import threading
 import time
 
-import invariants
 import psutil
 import pytest
+
+from .. import invariants
 
 pytestmark = pytest.mark.integration
 

@@ -19,10 +19,11 @@ import shutil
 
 import pytest
 import yaml
-from eastsite import CLUSTER, LOWER_IP, SYNDIC, definition, minion_id
-from labsetup import all_started, master_overrides, minion_dirs
 
 from sgsim.testing import SimCluster
+
+from ..labsetup import all_started, master_overrides, minion_dirs
+from .eastsite import CLUSTER, LOWER_IP, SYNDIC, definition, minion_id
 
 
 @pytest.fixture(scope="package")

@@ -1,6 +1,6 @@
 """The site under test: cluster ``east``, its VM hosts' minion ids, the syndic's id and address."""
 
-from labsetup import cluster_definition
+from ..labsetup import cluster_definition
 
 CLUSTER = "east"
 SYNDIC = "vpkg-syndic"

@@ -10,9 +10,10 @@ until Salt is fixed; docs/clusters.md says why).
 import re
 import time
 
-import invariants
 import pytest
-from eastsite import CLUSTER, SYNDIC, minion_id
+
+from .. import invariants
+from .eastsite import CLUSTER, SYNDIC, minion_id
 
 pytestmark = pytest.mark.integration
 
