@@ -170,12 +170,13 @@ def _rule(dep):
     return (str(dep.get("condition") or "up").lower(), str(dep.get("location") or "").lower())
 
 
-def dependency_problems(cluster, where, name, target, *, moving_with=(), index=None):
+def dependency_problems(cluster, where, name, target, *, index, moving_with=()):
     """Reasons why ``name`` on ``target`` would break a same_node / different_node dependency.
 
     ``where`` maps each package that is up to its node; ``moving_with`` names packages that go to
     ``target`` in the same operation (a same_node group). Both directions are checked: the
-    package's own dependencies at the target, and the packages that depend on it.
+    package's own dependencies at the target, and the packages that depend on it (``index``, from
+    :func:`dependents_index`, built once per view by the caller).
     """
     group = set(moving_with) | {name}
 
@@ -193,7 +194,6 @@ def dependency_problems(cluster, where, name, target, *, moving_with=(), index=N
             problems.append(f"{name} needs {other} up on a different node; {other} runs on {target}")
         elif cond == "down" and loc == "same_node" and node == target:
             problems.append(f"{name} needs {other} down on its node; {other} runs on {target}")
-    index = dependents_index(cluster) if index is None else index
     for other, dep in index.get(name, []):
         node = at(other)
         if node is None:

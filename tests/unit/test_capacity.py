@@ -39,6 +39,22 @@ def test_used_counts_running_detached_starting_halting_but_not_halted_or_failed(
     assert cap.available(c, "n1")["memory"] == 100 - 15
 
 
+def test_a_move_in_flight_holds_its_weights_on_its_target_until_counted_there():
+    c = demo()
+    moves = [{"package": "g3", "target": "n2", "weights": {"memory": 3}}]
+    # Still running on its source: counted on n1, so the target must hold its weight.
+    assert cap.held(c, moves) == {"n2": {"memory": 3.0}}
+    # Running on the target: Serviceguard counts it there, the hold would count it twice.
+    c["packages"]["g3"]["node"] = "n2"
+    assert cap.held(c, moves) == {}
+    # On the target but not counted (halted there): the hold stands.
+    c["packages"]["g3"]["state"] = "halted"
+    assert cap.held(c, moves) == {"n2": {"memory": 3.0}}
+    # A mapping is already what held() computes; the move checked is its own need, not a hold.
+    assert cap.held(c, {"n1": {"memory": 1}}) == {"n1": {"memory": 1}}
+    assert cap.held(c, moves, exclude="g3") == {}
+
+
 def test_available_subtracts_reserved_and_uncapacitated_node_has_nothing_to_count():
     c = demo()
     assert cap.available(c, "n1") == {"memory": 3.0, "cpu": 6.0}
@@ -56,6 +72,18 @@ def test_bad_cluster_data_is_a_clear_value_error():
         cap.preflight(c, "g1", "n2")
     with pytest.raises(ValueError, match="must be a dict"):
         cap.preflight(["not", "a", "cluster"], "g", "n")
+    c = demo()
+    c["default_weights"] = {"memory": "some"}
+    with pytest.raises(ValueError, match="default weight memory is not a number"):
+        cap.preflight(c, "g1", "n2")
+    c = demo()
+    c["nodes"]["n2"]["capacities"]["cpu"]["capacity"] = None
+    with pytest.raises(ValueError, match="node n2 capacity cpu is not a number"):
+        cap.preflight(c, "g1", "n2")
+    c = demo()
+    c["packages"]["g3"]["node_list"] = "n1 n2"
+    with pytest.raises(ValueError, match="package g3: node_list must be a list"):
+        cap.preflight(c, "g1", "n2")
 
 
 # -- preflight, one check at a time -------------------------------------------------------------
@@ -93,6 +121,9 @@ def test_not_running_and_wrong_source():
     c = demo()
     c["packages"]["g1"]["state"] = "detached"
     assert "running" in failed(cap.preflight(c, "g1", "n3"))
+    c["packages"]["g1"]["state"] = None
+    running = next(x for x in cap.preflight(c, "g1", "n3")["checks"] if x["name"] == "running")
+    assert running["reason"] == "g1 is in an unknown state, not running"
     result = cap.preflight(demo(), "g1", "n3", source="n2")
     assert failed(result) == {"running"}
     assert "runs on n1, not on n2" in next(c["reason"] for c in result["checks"] if c["name"] == "running")
@@ -119,7 +150,12 @@ def test_target_outside_the_node_list_or_with_switching_off():
     c["packages"]["g1"]["switching"]["n3"] = False
     result = cap.preflight(c, "g1", "n3")
     assert failed(result) == {"switching"}
-    assert "cmmodpkg -e -n n3 g1" in result["checks"][5]["reason"]
+    assert result["checks"][5]["reason"] == "node switching of g1 is disabled on n3 (cmmodpkg -e -n n3 g1)"
+    del c["packages"]["g1"]["switching"]["n3"]
+    unknown = cap.preflight(c, "g1", "n3")["checks"][5]["reason"]
+    assert unknown == "node switching of g1 is not known on n3 (cmmodpkg -e -n n3 g1)"
+    c["packages"]["g2"]["node_list"] = None
+    assert cap.preflight(c, "g2", "n3")["checks"][4]["reason"] == "n3 is not in g2's node list []"
 
 
 @pytest.mark.parametrize(("package", "target"), [("g2", "n3"), ("g1", "n9")])
@@ -183,6 +219,18 @@ def test_same_node_and_different_node_dependencies_at_the_target():
     assert cap.preflight(c, "g1", "n3")["ok"]
 
 
+def test_a_package_others_need_elsewhere_cannot_join_them():
+    c = demo()
+    c["packages"]["g2"]["dependencies"] = [
+        {"name": "d", "package": "g1", "condition": "up", "location": "different_node"}
+    ]
+    c["nodes"]["n2"]["capacities"]["memory"]["capacity"] = 20.0
+    result = cap.preflight(c, "g1", "n2")
+    assert failed(result) == {"dependencies"}
+    assert result["checks"][-1]["reason"] == "g2 on n2 needs g1 up on a different node"
+    assert cap.preflight(c, "g1", "n3")["ok"]
+
+
 def test_a_package_others_need_on_their_node_cannot_leave_alone():
     c = demo()
     c["packages"]["g3"]["dependencies"] = [
@@ -195,6 +243,57 @@ def test_a_package_others_need_on_their_node_cannot_leave_alone():
     assert cap.preflight(c, "g1", "n3", moving_with=["g3"])["ok"]
     together = cap.preflight(c, "g1", "n2", moving_with=["g3"])
     assert failed(together) == {"capacity:memory"}  # 4 + 3 > 3 available: the group's weight counts
+    c["nodes"]["n2"]["capacities"]["memory"]["capacity"] = 12.0  # 5 available: g1 alone would fit
+    assert failed(cap.preflight(c, "g1", "n2", moving_with=["g3"])) == {"capacity:memory"}
+
+
+def test_down_same_node_dependencies_in_both_directions():
+    c = demo()
+    c["nodes"]["n2"]["capacities"]["memory"]["capacity"] = 20.0
+    # g1 needs g2 down on its node: g2 runs on n2, so n2 is refused and n3 is not.
+    c["packages"]["g1"]["dependencies"] = [
+        {"name": "d", "package": "g2", "condition": "down", "location": "same_node"}
+    ]
+    result = cap.preflight(c, "g1", "n2")
+    assert result["checks"][-1] == {
+        "name": "dependencies",
+        "ok": False,
+        "reason": "g1 needs g2 down on its node; g2 runs on n2",
+    }
+    assert cap.preflight(c, "g1", "n3")["ok"]
+    # The other direction: g2 on n2 needs g1 down on its node.
+    c["packages"]["g1"]["dependencies"] = []
+    c["packages"]["g2"]["dependencies"] = [
+        {"name": "d", "package": "g1", "condition": "down", "location": "same_node"}
+    ]
+    result = cap.preflight(c, "g1", "n2")
+    assert result["checks"][-1]["reason"] == "g2 on n2 needs g1 down on its node"
+    assert cap.preflight(c, "g1", "n3")["ok"]
+
+
+def test_a_dependency_without_a_condition_means_up():
+    c = demo()
+    c["packages"]["g1"]["dependencies"] = [{"name": "d", "package": "g2", "location": "same_node"}]
+    c["nodes"]["n2"]["capacities"]["memory"]["capacity"] = 20.0
+    assert cap.preflight(c, "g1", "n2")["ok"]
+    assert failed(cap.preflight(c, "g1", "n3")) == {"dependencies"}
+
+
+def test_a_companion_already_on_the_target_is_in_its_load_not_added_again():
+    c = demo()
+    c["packages"]["g3"]["node"] = "n2"  # n2: 7 + 3 = 10 of 10 memory used
+    c["nodes"]["n2"]["capacities"]["memory"]["capacity"] = 14.0  # 4 left: g1 fits alone
+    assert cap.preflight(c, "g1", "n2", moving_with=["g3"])["ok"]
+    c["nodes"]["n2"]["capacities"]["memory"]["capacity"] = 13.0
+    assert failed(cap.preflight(c, "g1", "n2", moving_with=["g3"])) == {"capacity:memory"}
+
+
+def test_headroom_is_the_smallest_share_left_a_missing_need_counts_zero():
+    caps = {"memory": 10.0, "cpu": 0.5}
+    assert cap.headroom(caps, {"memory": 6.0, "cpu": 0.5}, {"memory": 2.0}) == pytest.approx(0.4)
+    assert cap.headroom(caps, {"memory": 6.0, "cpu": 0.25}, {"memory": 2.0}) == pytest.approx(0.4)
+    assert cap.headroom(caps, {"memory": 6.0, "cpu": 0.1}, {"memory": 2.0}) == pytest.approx(0.2)
+    assert cap.headroom({"memory": 0.0}, {"memory": 0.0}, {}) == float("-inf")
 
 
 def test_no_checks_is_no_pass():
