@@ -136,7 +136,7 @@ class ProgressFilter:
     so: every new phase, every final event, and otherwise at most one per ``interval`` seconds.
     """
 
-    def __init__(self, interval=1.0):
+    def __init__(self, interval):
         self.interval = float(interval)
         self.last = {}  # key -> (phase, when shown)
 

@@ -119,6 +119,8 @@ def test_progress_filter_shows_phases_and_ends_and_thins_the_rest():
     ]
     assert seen == [(0.0, "Init"), (0.1, "Copy"), (1.2, "Copy"), (1.3, "Frozen"), (1.4, "Frozen")]
     assert show("g2", "Copy", 0.25)  # per package
+    assert not show("g1", "Frozen", 1.5)  # not final unless told so: within the interval, dropped
+    assert show("g3", "Copy", 10.0) and not show("g3", "Copy", 10.5) and show("g3", "Copy", 11.0)
 
 
 # -- the source node went down mid-move ---------------------------------------------------------
@@ -334,10 +336,28 @@ def test_failover_message_when_serviceguard_restarted_the_package():
     assert "LEFT DISABLED" not in msg
 
 
-@pytest.mark.parametrize("pkg_now", [{"state": "halted", "node": None}, None])
+@pytest.mark.parametrize(
+    "pkg_now", [{"state": "halted", "node": None}, {"state": "starting", "node": None}, None]
+)
 def test_failover_message_when_serviceguard_has_not_started_it_yet(pkg_now):
     msg = vpkg_move.failover_message(_left_off(), vpkg_move.FAILOVER_ENABLE, "reason", "vmh2", pkg_now)
     assert "has not started it yet" in msg and msg.endswith("cmviewcl -v -p g1")
+    assert f"(it shows {(pkg_now or {}).get('state') or 'no state'})" in msg
+
+
+def test_failover_message_quotes_what_the_migration_said():
+    left = _left_off()
+    left["steps"].insert(0, {"step": "preflight", "result": True, "comment": "all checks passed"})
+    msg = vpkg_move.failover_message(left, vpkg_move.FAILOVER_ENABLE, "reason", "vmh2", None)
+    assert "(hpvmmigrate: Source VM Host vmh1 is down.)" in msg
+    assert "all checks passed" not in msg
+
+
+@pytest.mark.parametrize("state", ["starting", "detached"])
+def test_failover_message_when_serviceguard_is_starting_the_package(state):
+    pkg_now = {"state": state, "node": "vmh3"}
+    msg = vpkg_move.failover_message(_left_off(), vpkg_move.FAILOVER_ENABLE, "reason", "vmh2", pkg_now)
+    assert msg.endswith(f"Serviceguard shows g1 {state} on vmh3.")
 
 
 def test_failover_message_when_switching_was_enabled_by_someone_else():
