@@ -361,6 +361,11 @@ def test_next_runnable_holds_a_move_whose_target_lacks_capacity_now():
     assert vpkg_schedule.next_runnable(plan_[1:], cluster=c) == []
     c["packages"]["x"]["node"] = "n3"
     assert vpkg_schedule.next_runnable(plan_[1:], cluster=c) == plan_[1:]
+    c["packages"]["y"]["weights"]["memory"] = 5.0  # exactly n2's 5 available: it fits
+    assert vpkg_schedule.next_runnable(plan_[1:], cluster=c) == plan_[1:]
+    # A package or a target the view no longer has is not started (and does not raise).
+    assert vpkg_schedule.next_runnable([mv("y", "n1", "n9")], cluster=c) == []
+    assert vpkg_schedule.next_runnable([mv("gone", "n1", "n2")], cluster=c) == []
 
 
 # -- properties on random clusters ---------------------------------------------------------------

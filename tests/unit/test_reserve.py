@@ -40,7 +40,29 @@ def test_files_are_owner_only(tmp_path):
     with reg.locked() as s:
         s.add("p1", "n1", "n2", {})
     assert stat.S_IMODE(os.stat(reg.path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(reg.lock_path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(reg.directory).st_mode) == 0o700
+
+
+def test_an_entry_whose_runner_cannot_be_told_dead_keeps_its_hold():
+    # Overcounting a target is safe, undercounting overbooks it: only a pid certainly gone drops.
+    assert vpkg_reserve.pid_alive(os.getpid())
+    assert vpkg_reserve.pid_alive(None)
+    assert vpkg_reserve.pid_alive("not a pid")
+
+
+def test_a_session_that_changes_nothing_writes_nothing(tmp_path):
+    # Every move's preflight reads the registry under its lock: only a change rewrites the file.
+    reg = vpkg_reserve.Registry(str(tmp_path / "r"))
+    with reg.locked() as s:
+        s.add("p1", "n1", "n2", {})
+    before = os.stat(reg.path)
+    with reg.locked() as s:
+        assert s.find("p1") is not None
+        s.remove("no such id")
+    assert [e["package"] for e in reg.entries()] == ["p1"]
+    after = os.stat(reg.path)
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
 
 
 def test_dead_runner_reservation_is_dropped(tmp_path):
