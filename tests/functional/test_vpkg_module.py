@@ -52,6 +52,10 @@ def test_refused_move_changes_nothing(xyzo1, sim):
     with pytest.raises(CommandExecutionError) as err:
         xyzo1.vpkg.move("ora1", "xyzo2")  # weight 16, xyzo2 has 12 of memory available
     assert "capacity:memory" in str(err.value) and err.value.info["steps"][0]["step"] == "preflight"
+    # Integrity VM's checks (hpvmmigrate -s) run only once Serviceguard's pass.
+    names = {c["name"] for c in err.value.info["steps"][0]["checks"]}
+    assert "capacity:memory" in names
+    assert not any(n == "online_migration" or n.startswith("hpvmmigrate:") for n in names), names
     assert sim.state()["packages"] == before
 
 
@@ -188,6 +192,10 @@ def test_a_guest_changed_during_the_wait_is_refused_by_hpvmmigrate_and_switching
     assert steps["preflight_again"] is True and steps["migrate"] is False
     assert "still runs on xyzo1 and package switching is restored" in err.error
     assert "Online migration is disabled" in err.error
+    # The step records hpvmmigrate's own words, not Salt's rendering of the error's info.
+    migrate = next(s for s in err.info["steps"] if s["step"] == "migrate")
+    assert "Online migration is disabled for guest slvm1." in migrate["comment"]
+    assert "Additional info" not in migrate["comment"] and "Additional info" not in err.error
     pkg = _package(sim, "slvm1")
     assert pkg["node"] == "xyzo1" and pkg["state"] == "running" and pkg["autorun"] is True
     assert _guest_on(sim)["slvm1"] == "xyzo1"
