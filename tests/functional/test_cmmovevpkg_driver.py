@@ -90,6 +90,12 @@ def test_timeout_stops_cmmovevpkg_and_switching_is_restored(xyzo1, sim):
     steps = {s["step"]: s for s in err.value.info["steps"]}
     assert steps["cmmovevpkg"]["result"] is False and "Timed out" in steps["cmmovevpkg"]["comment"]
     assert steps["restore_switching"]["result"] is True
+    # Read back first: switching off, so not finished; then the guest found On here.
+    verified = [s["result"] for s in err.value.info["steps"] if s["step"] == "verify"]
+    assert verified == [False, True]
+    # Unprotected from cmmovevpkg's "Disabling package switching" line, at its start, until our
+    # cmmodpkg -e after the 2 s timeout: not from when the move took over.
+    assert err.value.info["unprotected_seconds"] > 1.5
     pkg = _package(sim, "slvm1")
     assert (pkg["node"], pkg["state"], pkg["autorun"]) == ("xyzo1", "running", True)
     assert _runs_on(sim, "slvm1") == "xyzo1" and not sim.state()["migrations"]
