@@ -11,6 +11,7 @@ from hostloaders import host_loaders
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 from sgsim import example_path
+from sgsim.migration import phase_seconds
 from sgsim.testing import SimCluster
 
 
@@ -52,8 +53,11 @@ def test_move_with_cmmovevpkg(xyzo1, sim):
     assert (pkg["node"], pkg["state"], pkg["autorun"]) == ("xyzo2", "running", True)
     assert _runs_on(sim, "slvm1") == "xyzo2"
     assert ret["switching"]["after"]["autorun"] is True
-    # From cmmovevpkg's own "Disabling ..." to "Enabling package switching" lines.
-    assert 0 < ret["unprotected_seconds"] < ret["seconds"]
+    # From cmmovevpkg's own "Disabling ..." to "Enabling package switching" lines: the whole
+    # migration (the simulator's own phase formula) lies between them.
+    st = sim.state()
+    migration = sum(phase_seconds(st["guests"]["slvm1"]["memory_mb"], st["sim"]["link_mbps"]).values())
+    assert migration * st["sim"]["time_scale"] < ret["unprotected_seconds"] < ret["seconds"]
 
 
 def test_refused_on_our_preflight_runs_nothing(xyzo1, sim):
@@ -74,6 +78,7 @@ def test_failed_migration_leaves_everything_as_it_was(xyzo1, sim):
     message = err.value.error
     assert "still runs on xyzo1 with switching as before" in message and "Device does not exist" in message
     assert err.value.info["location"] == "source"
+    assert [(s["step"], s["result"]) for s in err.value.info["steps"]][-1] == ("verify", True)
     pkg = _package(sim, "slvm1")
     assert (pkg["node"], pkg["state"], pkg["autorun"]) == ("xyzo1", "running", True)
     assert _runs_on(sim, "slvm1") == "xyzo1"

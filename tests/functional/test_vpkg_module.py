@@ -172,6 +172,19 @@ def _move_waiting_for_the_slot(xyzo1, change):
     return outcome
 
 
+def test_a_slot_that_stays_taken_refuses_the_move_before_switching_is_touched(xyzo1, sim):
+    lock_dir = pathlib.Path(xyzo1.opts["cachedir"]) / "vpkg" / "locks"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with open(lock_dir / "migration-xyzo1.lock", "a+") as slot:
+        fcntl.flock(slot, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(CommandExecutionError, match="did not end within 0 seconds") as err:
+            xyzo1.vpkg.move("slvm1", "xyzo2", timeout=0.3)
+    steps = [(s["step"], s["result"]) for s in err.value.info["steps"]]
+    assert steps == [("preflight", True), ("wait_for_migration_slot", False)]
+    pkg = _package(sim, "slvm1")
+    assert (pkg["node"], pkg["autorun"]) == ("xyzo1", True) and _guest_on(sim)["slvm1"] == "xyzo1"
+
+
 def test_a_failover_during_the_wait_for_the_slot_refuses_the_move(xyzo1, sim):
     def fail_over():
         assert sim.run("xyzo1", ["cmhaltpkg", "slvm1"]).returncode == 0
