@@ -108,6 +108,19 @@ def _guest_on(sim):
     return {g: info["runs_on"] for g, info in sim.state()["guests"].items()}
 
 
+def test_a_refused_cmmodpkg_d_changes_nothing_and_says_so(xyzo1, sim):
+    before = sim.state()["packages"]
+    _fail_next(sim, "cmmodpkg", 1)
+    with pytest.raises(CommandExecutionError) as err:
+        xyzo1.vpkg.move("slvm1", "xyzo2")
+    message = err.value.error
+    assert message.startswith("Package slvm1: could not disable package switching, nothing was changed: ")
+    assert message.endswith("/cmmodpkg -d slvm1 failed (exit status 1): cmmodpkg: Unable to contact cmcld.")
+    steps = [(s["step"], s["result"]) for s in err.value.info["steps"]]
+    assert steps == [("preflight", True), ("disable_switching", False)]
+    assert sim.state()["packages"] == before and _guest_on(sim)["slvm1"] == "xyzo1"
+
+
 @pytest.mark.parametrize("command", ["cmhaltpkg", "cmrunpkg"])
 def test_a_transient_refusal_in_the_adopt_step_is_retried(xyzo1, sim, command):
     _fail_next(sim, command, 1)
