@@ -77,11 +77,11 @@ class _Mutate(ast.NodeTransformer):
 
 
 def mutant(source, number):
-    """``source`` with its ``number``-th site mutated, and that site's line."""
+    """``source`` with its ``number``-th site mutated, that site's line and its kind."""
     tree = ast.parse(source)
     site = sites(tree)[number]
     line = site[1].lineno
-    return ast.unparse(ast.fix_missing_locations(_Mutate(site).visit(tree))), line
+    return ast.unparse(ast.fix_missing_locations(_Mutate(site).visit(tree))), line, site[0]
 
 
 def _copy_checkout(into):
@@ -109,7 +109,7 @@ def main():
         copy = pathlib.Path(tmp)
         _copy_checkout(copy)
         for number in range(count):
-            text, line = mutant(source, number)
+            text, line, kind = mutant(source, number)
             (copy / args.module).write_text(text)
             start = time.monotonic()
             try:
@@ -123,7 +123,6 @@ def main():
                 killed = run.returncode != 0
             except subprocess.TimeoutExpired:
                 killed = True
-            kind = sites(ast.parse(source))[number][0]
             verdict = "killed" if killed else "LIVED"
             print(
                 f"{number:4d} {verdict:6s} {kind:8s} line {line:4d} ({time.monotonic() - start:5.1f} s): "
