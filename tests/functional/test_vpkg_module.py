@@ -30,6 +30,13 @@ def xyzo1(salt_factories, sim):
     loaders.reset_state()
 
 
+def _lock_dir(xyzo1):
+    """The host's lock folder (vpkg_hostlocks), made if need be, for a test to hold a lock in."""
+    lock_dir = pathlib.Path(xyzo1.opts["cachedir"]) / "vpkg" / "locks"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    return lock_dir
+
+
 def _package(sim, name):
     return sim.state()["packages"][name]
 
@@ -75,8 +82,7 @@ def test_unexpected_error_after_disabling_switching_says_so(xyzo1, sim):
 
 
 def test_second_move_of_a_package_is_refused_not_queued(xyzo1, salt_factories, sim):
-    lock_dir = pathlib.Path(xyzo1.opts["cachedir"]) / "vpkg" / "locks"
-    lock_dir.mkdir(parents=True, exist_ok=True)
+    lock_dir = _lock_dir(xyzo1)
     with open(lock_dir / "slvm1.lock", "a+") as held:
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         held.write(f"pid {os.getpid()}")
@@ -159,8 +165,7 @@ def test_an_adopt_step_that_keeps_failing_names_commands_that_restore_protection
 
 def _move_waiting_for_the_slot(xyzo1, change):
     """Move slvm1 while another migration from xyzo1 holds the slot; ``change()`` runs during the wait."""
-    lock_dir = pathlib.Path(xyzo1.opts["cachedir"]) / "vpkg" / "locks"
-    lock_dir.mkdir(parents=True, exist_ok=True)
+    lock_dir = _lock_dir(xyzo1)
     outcome = {}
 
     def move():
@@ -186,8 +191,7 @@ def _move_waiting_for_the_slot(xyzo1, change):
 
 
 def test_a_slot_that_stays_taken_refuses_the_move_before_switching_is_touched(xyzo1, sim):
-    lock_dir = pathlib.Path(xyzo1.opts["cachedir"]) / "vpkg" / "locks"
-    lock_dir.mkdir(parents=True, exist_ok=True)
+    lock_dir = _lock_dir(xyzo1)
     with open(lock_dir / "migration-xyzo1.lock", "a+") as slot:
         fcntl.flock(slot, fcntl.LOCK_EX | fcntl.LOCK_NB)
         with pytest.raises(CommandExecutionError, match="did not end within 0 seconds") as err:
